@@ -1,0 +1,360 @@
+//! Per-ad-account rate limiting: a token bucket from the hourly budget, an in-flight cap, and a "paused until" instant.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::ids::AdAccountId;
+use crate::settings::{AccessTier, RateSettings, hourly_call_budget};
+use crate::usage::UsageReport;
+
+/// Graph's budgets are per rolling hour (contract §6.1).
+pub const ROLLING_WINDOW: Duration = Duration::from_secs(3_600);
+
+/// Pause an ad account once any usage header reaches this percentage (contract §6.3: "if any
+/// percentage ≥ 90, pause that ad account's queue proportionally").
+pub const USAGE_PAUSE_THRESHOLD_PCT: f64 = 90.0;
+
+/// Shortest usage pause. Our choice: at exactly the threshold the proportional pause is zero,
+/// yet sending on at full speed would cross it.
+pub const MIN_USAGE_PAUSE: Duration = Duration::from_secs(10);
+
+/// The bucket holds at most this share of the hourly budget, so a burst after idling is at
+/// most one minute's worth of calls. Our choice.
+const BURST_SHARE_OF_HOUR: f64 = 1.0 / 60.0;
+
+/// What the limiter is keyed by: the ad account, or nothing for calls about no ad account
+/// (`/me`, `debug_token`, audiences whose account is not known yet).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum RateKey {
+    AdAccount(AdAccountId),
+    Unscoped,
+}
+
+impl RateKey {
+    pub(crate) fn ad_account(&self) -> Option<&AdAccountId> {
+        match self {
+            RateKey::AdAccount(ad_account) => Some(ad_account),
+            RateKey::Unscoped => None,
+        }
+    }
+}
+
+/// Held while a request is in flight.
+pub(crate) struct RatePermit {
+    _in_flight: OwnedSemaphorePermit,
+}
+
+pub(crate) struct RateLimiter {
+    access_tier: AccessTier,
+    settings: RateSettings,
+    accounts: Mutex<HashMap<RateKey, Arc<AccountLimiter>>>,
+}
+
+struct AccountLimiter {
+    in_flight: Arc<Semaphore>,
+    state: Mutex<AccountState>,
+}
+
+struct AccountState {
+    calls_per_hour: u32,
+    tokens: f64,
+    refilled_at: Instant,
+    paused_until: Option<Instant>,
+}
+
+impl AccountState {
+    fn capacity(&self) -> f64 {
+        (f64::from(self.calls_per_hour) * BURST_SHARE_OF_HOUR).max(1.0)
+    }
+
+    fn tokens_per_second(&self) -> f64 {
+        f64::from(self.calls_per_hour) / ROLLING_WINDOW.as_secs_f64()
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now
+            .saturating_duration_since(self.refilled_at)
+            .as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.tokens_per_second()).min(self.capacity());
+        self.refilled_at = now;
+    }
+
+    /// Takes a token, or says how long until one may be taken.
+    fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(paused_until) = self.paused_until {
+            if paused_until > now {
+                return Err(paused_until - now);
+            }
+            self.paused_until = None;
+        }
+        self.refill(now);
+        // The epsilon absorbs float rounding after a sleep of exactly the computed time.
+        if self.tokens >= 1.0 - 1e-9 {
+            self.tokens = (self.tokens - 1.0).max(0.0);
+            return Ok(());
+        }
+        let missing = 1.0 - self.tokens;
+        Err(Duration::from_secs_f64(missing / self.tokens_per_second())
+            .max(Duration::from_millis(1)))
+    }
+}
+
+impl RateLimiter {
+    pub(crate) fn new(access_tier: AccessTier, settings: RateSettings) -> RateLimiter {
+        RateLimiter {
+            access_tier,
+            settings,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a pause to end, a token, and an in-flight slot. Every attempt calls this.
+    pub(crate) async fn acquire(&self, key: &RateKey) -> RatePermit {
+        let account = self.account(key);
+        let in_flight = Arc::clone(&account.in_flight)
+            .acquire_owned()
+            .await
+            .expect("the in-flight semaphore is never closed");
+        loop {
+            let wait = account.lock().try_take(Instant::now());
+            match wait {
+                Ok(()) => {
+                    return RatePermit {
+                        _in_flight: in_flight,
+                    };
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Stops calls for `key` for `duration` (extends an existing pause, never shortens it).
+    pub(crate) fn pause_for(&self, key: &RateKey, duration: Duration) {
+        let until = Instant::now() + duration;
+        let account = self.account(key);
+        let mut state = account.lock();
+        if state.paused_until.is_none_or(|current| current < until) {
+            tracing::info!(
+                ad_account.id = key.ad_account().map(tracing::field::display),
+                pause_ms = duration.as_millis() as u64,
+                "pausing Graph calls for this ad account"
+            );
+            state.paused_until = Some(until);
+        }
+    }
+
+    /// Reads one response's usage headers: at ≥ 90 % usage, pauses the ad account for as long
+    /// as an evenly spread rolling-hour window needs to fall back below the threshold, or for
+    /// the announced time if longer.
+    pub(crate) fn observe_usage(&self, key: &RateKey, usage: &UsageReport) {
+        let Some(highest_pct) = usage.highest_pct(key.ad_account()) else {
+            return;
+        };
+        if highest_pct < USAGE_PAUSE_THRESHOLD_PCT {
+            return;
+        }
+        let proportional =
+            ROLLING_WINDOW.mul_f64(1.0 - USAGE_PAUSE_THRESHOLD_PCT / highest_pct.max(1.0));
+        let announced = usage
+            .regain_access_after(key.ad_account())
+            .unwrap_or_default();
+        self.pause_for(key, proportional.max(announced).max(MIN_USAGE_PAUSE));
+    }
+
+    /// Sets the number of active audiences, which raises the hourly budget (contract §6.1).
+    pub(crate) fn set_active_audience_count(&self, key: &RateKey, n_active_audiences: u32) {
+        let account = self.account(key);
+        let mut state = account.lock();
+        state.refill(Instant::now());
+        state.calls_per_hour = hourly_call_budget(self.access_tier, n_active_audiences);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn paused_until(&self, key: &RateKey) -> Option<Instant> {
+        self.account(key).lock().paused_until
+    }
+
+    fn account(&self, key: &RateKey) -> Arc<AccountLimiter> {
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let account = accounts.entry(key.clone()).or_insert_with(|| {
+            let calls_per_hour =
+                hourly_call_budget(self.access_tier, self.settings.n_active_audiences);
+            let mut state = AccountState {
+                calls_per_hour,
+                tokens: 0.0,
+                refilled_at: Instant::now(),
+                paused_until: None,
+            };
+            state.tokens = state.capacity();
+            Arc::new(AccountLimiter {
+                in_flight: Arc::new(Semaphore::new(self.settings.max_in_flight.max(1))),
+                state: Mutex::new(state),
+            })
+        });
+        Arc::clone(account)
+    }
+}
+
+impl AccountLimiter {
+    fn lock(&self) -> MutexGuard<'_, AccountState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::BusinessUseCaseUsage;
+
+    fn account_key(id: &str) -> RateKey {
+        RateKey::AdAccount(AdAccountId::parse(id).unwrap())
+    }
+
+    fn limiter(max_in_flight: usize) -> RateLimiter {
+        RateLimiter::new(
+            AccessTier::Limited,
+            RateSettings {
+                n_active_audiences: 0,
+                max_in_flight,
+            },
+        )
+    }
+
+    fn usage(id: &str, call_count_pct: f64, regain_minutes: Option<u64>) -> UsageReport {
+        UsageReport {
+            business_use_cases: vec![BusinessUseCaseUsage {
+                id: id.to_owned(),
+                use_case: "custom_audience".to_owned(),
+                call_count_pct,
+                total_cputime_pct: 0.0,
+                total_time_pct: 0.0,
+                regain_access_after: regain_minutes.map(|m| Duration::from_secs(m * 60)),
+                access_tier: None,
+            }],
+            app: None,
+            ad_account: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_then_steady_rate_follows_the_hourly_budget() {
+        // Limited tier, no audiences: 5,000 calls per hour = one per 0.72 s; burst 83.
+        let limiter = limiter(1_000);
+        let key = account_key("1");
+        let started = Instant::now();
+        let mut permits = Vec::new();
+        for _ in 0..83 {
+            permits.push(limiter.acquire(&key).await);
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        for _ in 0..10 {
+            permits.push(limiter.acquire(&key).await);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        assert!((elapsed - 7.2).abs() < 0.72, "{elapsed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_ad_account_has_its_own_budget() {
+        let limiter = limiter(1_000);
+        for _ in 0..83 {
+            let _permit = limiter.acquire(&account_key("1")).await;
+        }
+        let started = Instant::now();
+        let _permit = limiter.acquire(&account_key("2")).await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn in_flight_cap_holds_requests_until_a_permit_is_dropped() {
+        let limiter = Arc::new(limiter(2));
+        let key = account_key("1");
+        let first = limiter.acquire(&key).await;
+        let _second = limiter.acquire(&key).await;
+        let waiting = {
+            let limiter = Arc::clone(&limiter);
+            let key = key.clone();
+            tokio::spawn(async move {
+                let _third = limiter.acquire(&key).await;
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!waiting.is_finished());
+        let released_at = Instant::now();
+        drop(first);
+        assert_eq!(waiting.await.unwrap(), released_at);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_delays_the_next_permit() {
+        let limiter = limiter(4);
+        let key = account_key("1");
+        let started = Instant::now();
+        limiter.pause_for(&key, Duration::from_secs(300));
+        limiter.pause_for(&key, Duration::from_secs(60)); // never shortens
+        let _permit = limiter.acquire(&key).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
+        let _other = limiter.acquire(&account_key("2")).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn high_usage_pauses_proportionally() {
+        let limiter = limiter(4);
+        let key = account_key("42");
+        let now = Instant::now();
+        limiter.observe_usage(&key, &usage("42", 89.9, None));
+        assert_eq!(limiter.paused_until(&key), None);
+        // At 95 %: 3600 s · (1 − 90/95) ≈ 189.5 s.
+        limiter.observe_usage(&key, &usage("42", 95.0, None));
+        let paused = limiter.paused_until(&key).unwrap() - now;
+        assert!((paused.as_secs_f64() - 189.47).abs() < 0.1, "{paused:?}");
+        // At 100 %: 360 s.
+        let key = account_key("43");
+        limiter.observe_usage(&key, &usage("43", 100.0, None));
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_secs(360)
+        );
+        // Exactly at the threshold: the minimum pause.
+        let key = account_key("44");
+        limiter.observe_usage(&key, &usage("44", 90.0, None));
+        assert_eq!(limiter.paused_until(&key).unwrap() - now, MIN_USAGE_PAUSE);
+        // An announced time longer than the proportional pause wins.
+        let key = account_key("45");
+        limiter.observe_usage(&key, &usage("45", 100.0, Some(30)));
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_secs(1_800)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn more_active_audiences_raise_the_budget() {
+        let limiter = RateLimiter::new(AccessTier::Limited, RateSettings::default());
+        let key = account_key("7");
+        // 5,000 + 40 · 1,000 = 45,000 per hour: burst 750.
+        limiter.set_active_audience_count(&key, 1_000);
+        let account = limiter.account(&key);
+        assert_eq!(account.lock().calls_per_hour, 45_000);
+        account.lock().tokens = 0.0;
+        let started = Instant::now();
+        let _permit = limiter.acquire(&key).await;
+        // One token at 12.5 per second: 80 ms (plus the timer's millisecond rounding).
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(80) && elapsed <= Duration::from_millis(82),
+            "{elapsed:?}"
+        );
+    }
+}
