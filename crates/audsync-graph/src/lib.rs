@@ -55,11 +55,11 @@ pub use objects::{
     FoundOrCreated, Me, NewAudience, OPERATION_STATUS_FLAGGED, OPERATION_STATUS_NORMAL, Permission,
     SessionStatus, TokenInfo,
 };
-pub use rate_limit::{MIN_USAGE_PAUSE, ROLLING_WINDOW, USAGE_PAUSE_THRESHOLD_PCT};
 pub use retry::RetryPolicy;
 pub use settings::{
-    AccessTier, AccessToken, AppSecret, DEFAULT_API_VERSION, DEFAULT_BASE_URL, GraphSettings,
-    ProofMode, RateSettings, Timeouts, hourly_call_budget,
+    AccessTier, AccessToken, AppSecret, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
+    DEFAULT_USAGE_PAUSE_THRESHOLD_PCT, DEFAULT_USAGE_WINDOW, GraphSettings, ProofMode,
+    RateSettings, Timeouts, hourly_call_budget,
 };
 pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, UsageReport};
 pub use users::{

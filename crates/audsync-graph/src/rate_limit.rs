@@ -12,15 +12,12 @@ use crate::settings::{AccessTier, RateSettings, hourly_call_budget};
 use crate::usage::UsageReport;
 
 /// Graph's budgets are per rolling hour (contract §6.1).
-pub const ROLLING_WINDOW: Duration = Duration::from_secs(3_600);
+const ROLLING_WINDOW: Duration = Duration::from_secs(3_600);
 
-/// Pause an ad account once any usage header reaches this percentage (contract §6.3: "if any
-/// percentage ≥ 90, pause that ad account's queue proportionally").
-pub const USAGE_PAUSE_THRESHOLD_PCT: f64 = 90.0;
-
-/// Shortest usage pause. Our choice: at exactly the threshold the proportional pause is zero,
-/// yet sending on at full speed would cross it.
-pub const MIN_USAGE_PAUSE: Duration = Duration::from_secs(10);
+/// Shortest usage pause, as a share of the usage window (10 s of an hour). Our choice: at
+/// exactly the threshold the proportional pause is zero, yet sending on at full speed would
+/// cross it.
+const MIN_USAGE_PAUSE_SHARE: f64 = 1.0 / 360.0;
 
 /// The bucket holds at most this share of the hourly budget, so a burst after idling is at
 /// most one minute's worth of calls. Our choice.
@@ -147,22 +144,26 @@ impl RateLimiter {
         }
     }
 
-    /// Reads one response's usage headers: at ≥ 90 % usage, pauses the ad account for as long
-    /// as an evenly spread rolling-hour window needs to fall back below the threshold, or for
-    /// the announced time if longer.
+    /// Reads one response's usage headers. When Graph announces a time to regain access
+    /// (`estimated_time_to_regain_access` > 0) it pauses the ad account for exactly that.
+    /// Otherwise, at or above the threshold (90 %) it pauses proportionally: as long as an
+    /// evenly spread window needs to fall back below the threshold,
+    /// `window · (1 − threshold / usage)` (6 minutes at 100 % of an hour), at least 1/360 of
+    /// the window.
     pub(crate) fn observe_usage(&self, key: &RateKey, usage: &UsageReport) {
-        let Some(highest_pct) = usage.highest_pct(key.ad_account()) else {
-            return;
+        let threshold = self.settings.usage_pause_threshold_pct;
+        let window = self.settings.usage_window;
+        let pause = match (
+            usage.regain_access_after(key.ad_account()),
+            usage.highest_pct(key.ad_account()),
+        ) {
+            (Some(announced), _) => announced,
+            (None, Some(highest_pct)) if highest_pct >= threshold => window
+                .mul_f64(1.0 - threshold / highest_pct)
+                .max(window.mul_f64(MIN_USAGE_PAUSE_SHARE)),
+            _ => return,
         };
-        if highest_pct < USAGE_PAUSE_THRESHOLD_PCT {
-            return;
-        }
-        let proportional =
-            ROLLING_WINDOW.mul_f64(1.0 - USAGE_PAUSE_THRESHOLD_PCT / highest_pct.max(1.0));
-        let announced = usage
-            .regain_access_after(key.ad_account())
-            .unwrap_or_default();
-        self.pause_for(key, proportional.max(announced).max(MIN_USAGE_PAUSE));
+        self.pause_for(key, pause);
     }
 
     /// Sets the number of active audiences, which raises the hourly budget (contract §6.1).
@@ -223,8 +224,8 @@ mod tests {
         RateLimiter::new(
             AccessTier::Limited,
             RateSettings {
-                n_active_audiences: 0,
                 max_in_flight,
+                ..RateSettings::default()
             },
         )
     }
@@ -326,16 +327,50 @@ mod tests {
             limiter.paused_until(&key).unwrap() - now,
             Duration::from_secs(360)
         );
-        // Exactly at the threshold: the minimum pause.
+        // Exactly at the threshold: the minimum pause, 10 s of an hour.
         let key = account_key("44");
         limiter.observe_usage(&key, &usage("44", 90.0, None));
-        assert_eq!(limiter.paused_until(&key).unwrap() - now, MIN_USAGE_PAUSE);
-        // An announced time longer than the proportional pause wins.
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_secs(10)
+        );
+        // An announced time replaces the estimate, longer or shorter.
         let key = account_key("45");
         limiter.observe_usage(&key, &usage("45", 100.0, Some(30)));
         assert_eq!(
             limiter.paused_until(&key).unwrap() - now,
             Duration::from_secs(1_800)
+        );
+        let key = account_key("46");
+        limiter.observe_usage(&key, &usage("46", 100.0, Some(1)));
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_secs(60)
+        );
+        // An announced time pauses even below the threshold: Graph says access is lost.
+        let key = account_key("47");
+        limiter.observe_usage(&key, &usage("47", 50.0, Some(5)));
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_usage_window_scales_the_pause() {
+        let limiter = RateLimiter::new(
+            AccessTier::Limited,
+            RateSettings {
+                usage_window: Duration::from_secs(36),
+                ..RateSettings::default()
+            },
+        );
+        let key = account_key("1");
+        let now = Instant::now();
+        limiter.observe_usage(&key, &usage("1", 100.0, None));
+        assert_eq!(
+            limiter.paused_until(&key).unwrap() - now,
+            Duration::from_millis(3_600)
         );
     }
 

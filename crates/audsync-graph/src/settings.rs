@@ -117,15 +117,27 @@ pub enum AccessTier {
     Full,
 }
 
+/// Pause an ad account once any usage header reaches this percentage (contract §6.3: "if any
+/// percentage ≥ 90, pause that ad account's queue proportionally").
+pub const DEFAULT_USAGE_PAUSE_THRESHOLD_PCT: f64 = 90.0;
+
+/// The window Graph's usage percentages refer to: a rolling hour (contract §6.1).
+pub const DEFAULT_USAGE_WINDOW: Duration = Duration::from_secs(3_600);
+
 /// Rate settings applied to each ad account separately (contract §6.1: the budget is per ad
 /// account).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateSettings {
     /// Active custom audiences assumed per ad account until
     /// `GraphClient::set_active_audience_count` says otherwise; each adds 40 calls per hour.
     pub n_active_audiences: u32,
     /// Requests in flight per ad account.
     pub max_in_flight: usize,
+    /// Usage percentage at which the ad account is paused.
+    pub usage_pause_threshold_pct: f64,
+    /// The window the usage percentages refer to; the proportional pause is a share of it.
+    /// Only tests against an emulator with a tiny budget change it.
+    pub usage_window: Duration,
 }
 
 impl Default for RateSettings {
@@ -133,6 +145,8 @@ impl Default for RateSettings {
         RateSettings {
             n_active_audiences: 0,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            usage_pause_threshold_pct: DEFAULT_USAGE_PAUSE_THRESHOLD_PCT,
+            usage_window: DEFAULT_USAGE_WINDOW,
         }
     }
 }
@@ -198,6 +212,11 @@ impl GraphSettings {
         }
         if self.rate.max_in_flight == 0 {
             problems.push("rate.max_in_flight must be at least 1".to_owned());
+        }
+        if !(self.rate.usage_pause_threshold_pct > 0.0) || self.rate.usage_window.is_zero() {
+            problems.push(
+                "rate.usage_pause_threshold_pct and rate.usage_window must be positive".to_owned(),
+            );
         }
         problems.extend(self.retry.problems());
         problems
