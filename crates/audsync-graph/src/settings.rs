@@ -213,7 +213,8 @@ impl GraphSettings {
         if self.rate.max_in_flight == 0 {
             problems.push("rate.max_in_flight must be at least 1".to_owned());
         }
-        if !(self.rate.usage_pause_threshold_pct > 0.0) || self.rate.usage_window.is_zero() {
+        let threshold = self.rate.usage_pause_threshold_pct;
+        if !threshold.is_finite() || threshold <= 0.0 || self.rate.usage_window.is_zero() {
             problems.push(
                 "rate.usage_pause_threshold_pct and rate.usage_window must be positive".to_owned(),
             );
