@@ -1,0 +1,724 @@
+//! `Engine`: one row from raw cells to a `Member` or a `Rejection` (normalize, consent,
+//! eligibility, hash), with precomputed digests for low-cardinality values; and `Scratch`, the
+//! per-thread buffers and bounded memo caches it reuses.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::eligibility::{EligibilityRule, RejectReason};
+use crate::field::Field;
+use crate::hash::{DIGEST_LEN, parse_prehashed, sha256};
+use crate::key::{KeySet, MatchKey, N_KEYS};
+use crate::member::{AbsentReasons, KeyValue, Member, NormalizedOutcome, Rejection, RowOutcome};
+use crate::normalize::country::{CountryCode, country, n_countries};
+use crate::normalize::date::{
+    BirthDate, MIN_BIRTH_YEAR, birth_day, birth_month, birth_year, date_of_birth, write_parts,
+};
+use crate::normalize::gender::{Gender, gender};
+use crate::normalize::location::{STATES, city, state, zip};
+use crate::normalize::misc::{consent, extern_id, lookalike_value, madid};
+use crate::normalize::name::{first_initial, initial, name};
+use crate::normalize::{AbsentReason, email::email, phone, trim_value};
+use crate::options::{DateOrder, NormalizeOptions};
+
+type Digest = [u8; DIGEST_LEN];
+
+/// Slots per memo cache (a power of two). Names, cities, states and postcodes repeat a lot in
+/// customer files; 4,096 direct-mapped entries per kind hold the common ones in ~1.5 MB per
+/// thread.
+const MEMO_SLOTS: usize = 4096;
+
+/// log2 of [`MEMO_SLOTS`].
+const MEMO_BITS: u32 = 12;
+
+/// Longest raw value worth memoizing; longer ones are normalized every time.
+const MEMO_MAX_RAW_LEN: usize = 48;
+
+/// Source of [`Engine`] ids, so a [`Scratch`] used with another engine drops its memos.
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Normalizes, checks and hashes rows. Built once per run (it precomputes the digests of every
+/// gender, birth year, month and day, country, US/Canadian state code and ASCII initial) and
+/// shared by worker threads: it is `Send + Sync`, and each thread brings its own [`Scratch`].
+pub struct Engine {
+    options: NormalizeOptions,
+    rule: EligibilityRule,
+    id: u64,
+    digests: Precomputed,
+}
+
+struct Precomputed {
+    gender: [Digest; 2],
+    /// Index: year − 1900.
+    birth_year: Vec<Digest>,
+    /// Index: month − 1.
+    birth_month: [Digest; 12],
+    /// Index: day − 1.
+    birth_day: [Digest; 31],
+    /// Index: country table index.
+    country: Vec<Digest>,
+    /// Index: two lowercase letters as `(a − 'a') · 26 + (b − 'a')`; US/CA state codes only.
+    state_code: Vec<Option<Digest>>,
+    /// Index: letter − 'a'.
+    ascii_initial: [Digest; 26],
+}
+
+fn two_letter_index(text: &str) -> Option<usize> {
+    match text.as_bytes() {
+        [first, second] if first.is_ascii_lowercase() && second.is_ascii_lowercase() => {
+            Some(usize::from(first - b'a') * 26 + usize::from(second - b'a'))
+        }
+        _ => None,
+    }
+}
+
+fn number_text(value: usize, width: usize) -> String {
+    format!("{value:0width$}")
+}
+
+impl Precomputed {
+    fn new(current_year: u16) -> Precomputed {
+        let n_years = usize::from(current_year.saturating_sub(MIN_BIRTH_YEAR)) + 1;
+        let mut state_code = vec![None; 26 * 26];
+        for (code, _) in STATES {
+            if let Some(index) = two_letter_index(code) {
+                state_code[index] = Some(sha256(code));
+            }
+        }
+        Precomputed {
+            gender: [
+                sha256(Gender::Male.as_str()),
+                sha256(Gender::Female.as_str()),
+            ],
+            birth_year: (0..n_years)
+                .map(|offset| sha256(&number_text(usize::from(MIN_BIRTH_YEAR) + offset, 4)))
+                .collect(),
+            birth_month: std::array::from_fn(|index| sha256(&number_text(index + 1, 2))),
+            birth_day: std::array::from_fn(|index| sha256(&number_text(index + 1, 2))),
+            country: (0..n_countries())
+                .map(|index| {
+                    CountryCode::from_index(index)
+                        .map_or([0; DIGEST_LEN], |code| sha256(code.as_str()))
+                })
+                .collect(),
+            state_code,
+            ascii_initial: std::array::from_fn(|index| {
+                // The index is below 26.
+                let letter = char::from(b'a' + index as u8);
+                sha256(letter.encode_utf8(&mut [0u8; 4]))
+            }),
+        }
+    }
+}
+
+/// Per-thread reusable buffers and memo caches. Create one per worker thread with
+/// [`Scratch::new`] and pass it to every [`Engine::process`] call; it holds normalized values
+/// of the last row and of frequent values, so its `Debug` shows none of them.
+pub struct Scratch {
+    engine_id: u64,
+    slots: [Slot; N_KEYS],
+    date_parts: [String; 3],
+    memos: [Memo; N_MEMO_KINDS],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    NotProvided,
+    Absent(AbsentReason),
+    Present,
+}
+
+struct Slot {
+    state: SlotState,
+    text: String,
+    digest: Option<Digest>,
+    prehashed: bool,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            state: SlotState::NotProvided,
+            text: String::new(),
+            digest: None,
+            prehashed: false,
+        }
+    }
+
+    /// Records that a provided value is absent; an unreadable value outranks a blank one.
+    fn mark_absent(&mut self, reason: AbsentReason) {
+        self.state = match self.state {
+            SlotState::Present => SlotState::Present,
+            SlotState::Absent(AbsentReason::Invalid(previous)) => {
+                SlotState::Absent(AbsentReason::Invalid(previous))
+            }
+            SlotState::NotProvided | SlotState::Absent(AbsentReason::Empty) => {
+                SlotState::Absent(reason)
+            }
+        };
+    }
+}
+
+#[derive(Clone, Copy)]
+enum MemoKind {
+    /// FN and LN (same normalizer, same digest).
+    Name = 0,
+    City,
+    State,
+    Zip,
+}
+
+const N_MEMO_KINDS: usize = 4;
+
+#[derive(Default)]
+struct Memo {
+    entries: Vec<MemoEntry>,
+}
+
+#[derive(Default)]
+struct MemoEntry {
+    used: bool,
+    context: u16,
+    raw: String,
+    result: Option<AbsentReason>,
+    normalized: String,
+    digest: Option<Digest>,
+}
+
+/// Multiplier of the memo hash (FxHash's).
+const MEMO_HASH_MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
+
+fn memo_slot(raw: &str, context: u16) -> usize {
+    let mut hash = u64::from(context) ^ (raw.len() as u64);
+    for chunk in raw.as_bytes().chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(MEMO_HASH_MULTIPLIER);
+    }
+    // The shift leaves MEMO_BITS bits, below MEMO_SLOTS.
+    (hash >> (64 - MEMO_BITS)) as usize
+}
+
+impl Scratch {
+    /// Empty buffers; memo caches fill on first use.
+    pub fn new() -> Scratch {
+        Scratch {
+            engine_id: 0,
+            slots: std::array::from_fn(|_| Slot::new()),
+            date_parts: Default::default(),
+            memos: Default::default(),
+        }
+    }
+
+    fn reset(&mut self, engine_id: u64) {
+        if self.engine_id != engine_id {
+            self.engine_id = engine_id;
+            for memo in &mut self.memos {
+                memo.entries.clear();
+            }
+        }
+        for slot in &mut self.slots {
+            slot.state = SlotState::NotProvided;
+            slot.text.clear();
+            slot.digest = None;
+            slot.prehashed = false;
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch::new()
+    }
+}
+
+impl fmt::Debug for Scratch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n_memoized: usize = self
+            .memos
+            .iter()
+            .map(|memo| memo.entries.iter().filter(|entry| entry.used).count())
+            .sum();
+        formatter
+            .debug_struct("Scratch")
+            .field("n_memoized", &n_memoized)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine knows about the row while filling slots.
+struct RowContext {
+    /// The row's COUNTRY, else the default country.
+    region: Option<CountryCode>,
+    date_order: DateOrder,
+    want_digests: bool,
+}
+
+impl Engine {
+    /// Builds an engine: precomputes digests and loads phone metadata.
+    pub fn new(options: NormalizeOptions, rule: EligibilityRule) -> Engine {
+        phone::warm_up();
+        let digests = Precomputed::new(options.current_year);
+        Engine {
+            options,
+            rule,
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            digests,
+        }
+    }
+
+    /// The options this engine normalizes with.
+    pub fn options(&self) -> &NormalizeOptions {
+        &self.options
+    }
+
+    /// The eligibility rule this engine applies.
+    pub fn rule(&self) -> &EligibilityRule {
+        &self.rule
+    }
+
+    /// Full path: normalize, check consent and eligibility, hash. `fields[i]` describes
+    /// `values[i]` (extra values or fields beyond the shorter of the two are ignored). When
+    /// several columns feed one key, the first usable value wins.
+    pub fn process(&self, fields: &[Field], values: &[&str], scratch: &mut Scratch) -> RowOutcome {
+        let rejection = self.fill(fields, values, scratch, true);
+        let absent = absent_reasons(scratch);
+        if let Some(reason) = rejection {
+            return RowOutcome::Rejected(Rejection { reason, absent });
+        }
+        let values = std::array::from_fn(|index| {
+            let key = MatchKey::ALL[index];
+            let slot = &scratch.slots[index];
+            if slot.state != SlotState::Present {
+                KeyValue::Absent
+            } else if key.is_hashed() || (key == MatchKey::ExternId && self.options.hash_extern_id)
+            {
+                KeyValue::Hashed(slot.digest.unwrap_or_else(|| sha256(&slot.text)))
+            } else {
+                KeyValue::Plain(slot.text.as_str().into())
+            }
+        });
+        RowOutcome::Member(Member { values, absent })
+    }
+
+    /// Normalize only (for `--emit normalized`): the pre-hash canonical strings, the absent
+    /// reasons and the rejection, if any.
+    pub fn normalize(
+        &self,
+        fields: &[Field],
+        values: &[&str],
+        scratch: &mut Scratch,
+    ) -> NormalizedOutcome {
+        let rejection = self.fill(fields, values, scratch, false);
+        let absent = absent_reasons(scratch);
+        NormalizedOutcome {
+            values: std::array::from_fn(|index| {
+                let slot = &scratch.slots[index];
+                (slot.state == SlotState::Present).then(|| slot.text.clone())
+            }),
+            rejection: rejection.map(|reason| Rejection { reason, absent }),
+            absent,
+        }
+    }
+
+    /// Fills the scratch slots from one row; returns why the row is rejected, if it is.
+    fn fill(
+        &self,
+        fields: &[Field],
+        values: &[&str],
+        scratch: &mut Scratch,
+        want_digests: bool,
+    ) -> Option<RejectReason> {
+        scratch.reset(self.id);
+        // Pass 1: the user's country (needed by PHONE, ST, ZIP and dates) and consent.
+        let mut row_country = None;
+        let mut consent_seen = false;
+        let mut consent_given = true;
+        for (field, value) in fields.iter().zip(values) {
+            match field {
+                Field::Key(MatchKey::Country) => {
+                    let slot = &mut scratch.slots[MatchKey::Country.index()];
+                    if slot.state == SlotState::Present {
+                        continue;
+                    }
+                    match self.country_slot(value, slot) {
+                        Ok(code) => row_country = row_country.or(code),
+                        Err(reason) => slot.mark_absent(reason),
+                    }
+                }
+                Field::Consent => {
+                    consent_seen = true;
+                    consent_given &= consent(value);
+                }
+                _ => {}
+            }
+        }
+        let region = row_country.or(self.options.default_country);
+        let context = RowContext {
+            region,
+            date_order: self
+                .options
+                .date_order
+                .unwrap_or(DateOrder::for_country(region)),
+            want_digests,
+        };
+        // Pass 2: everything else.
+        for (field, value) in fields.iter().zip(values) {
+            match field {
+                Field::Key(MatchKey::Country) | Field::Consent => {}
+                Field::Key(key) => self.fill_key(*key, value, &context, scratch),
+                Field::DateOfBirth => self.fill_date_of_birth(value, &context, scratch),
+            }
+        }
+        self.derive_first_initial(scratch, want_digests);
+        let present: KeySet = MatchKey::ALL
+            .into_iter()
+            .filter(|key| scratch.slots[key.index()].state == SlotState::Present)
+            .collect();
+        if consent_seen && !consent_given {
+            return Some(RejectReason::NoConsent);
+        }
+        if self.rule.is_satisfied_by(present) {
+            return None;
+        }
+        let invalid: KeySet = MatchKey::ALL
+            .into_iter()
+            .filter(|key| {
+                matches!(
+                    scratch.slots[key.index()].state,
+                    SlotState::Absent(AbsentReason::Invalid(_))
+                )
+            })
+            .collect();
+        Some(RejectReason::NotEnough {
+            present: self.described(present),
+            invalid,
+        })
+    }
+
+    /// The present keys worth naming in a rejection: without EXTERN_ID and LOOKALIKE_VALUE
+    /// unless the rule uses them, and without FI when FN is there (FI is derived from it).
+    fn described(&self, mut present: KeySet) -> KeySet {
+        let referenced = self.rule.referenced_keys();
+        for key in [MatchKey::ExternId, MatchKey::LookalikeValue] {
+            if !referenced.contains(key) {
+                present.remove(key);
+            }
+        }
+        if present.contains(MatchKey::Fn) && !referenced.contains(MatchKey::Fi) {
+            present.remove(MatchKey::Fi);
+        }
+        present
+    }
+
+    fn country_slot(
+        &self,
+        value: &str,
+        slot: &mut Slot,
+    ) -> Result<Option<CountryCode>, AbsentReason> {
+        if let Some(digest) = parse_prehashed(trim_value(value)) {
+            set_prehashed(slot, digest);
+            return Ok(None);
+        }
+        let code = country(value)?;
+        slot.state = SlotState::Present;
+        slot.text.clear();
+        slot.text.push_str(code.as_str());
+        slot.digest = self.digests.country.get(code.index()).copied();
+        Ok(Some(code))
+    }
+
+    fn fill_key(&self, key: MatchKey, value: &str, context: &RowContext, scratch: &mut Scratch) {
+        let Scratch { slots, memos, .. } = scratch;
+        let slot = &mut slots[key.index()];
+        if slot.state == SlotState::Present {
+            return;
+        }
+        let hashed = key.is_hashed() || (key == MatchKey::ExternId && self.options.hash_extern_id);
+        if hashed && let Some(digest) = parse_prehashed(trim_value(value)) {
+            set_prehashed(slot, digest);
+            return;
+        }
+        match self.normalize_key(key, value, context, memos, &mut slot.text) {
+            Ok(digest) => {
+                slot.state = SlotState::Present;
+                slot.digest = match digest {
+                    Some(digest) => Some(digest),
+                    None if hashed && context.want_digests => Some(sha256(&slot.text)),
+                    None => None,
+                };
+            }
+            Err(reason) => slot.mark_absent(reason),
+        }
+    }
+
+    /// Normalizes one key into `text`; returns the digest when a table or memo knows it.
+    fn normalize_key(
+        &self,
+        key: MatchKey,
+        value: &str,
+        context: &RowContext,
+        memos: &mut [Memo; N_MEMO_KINDS],
+        text: &mut String,
+    ) -> Result<Option<Digest>, AbsentReason> {
+        let script = self.options.names;
+        let region_context = context.region.map_or(0, |code| code.index() as u16 + 1);
+        match key {
+            MatchKey::Email => email(value, text).map(|()| None),
+            MatchKey::Phone => phone::phone(value, context.region, text).map(|()| None),
+            MatchKey::Gen => {
+                let gender = gender(value)?;
+                text.clear();
+                text.push_str(gender.as_str());
+                Ok(Some(
+                    self.digests.gender[usize::from(gender == Gender::Female)],
+                ))
+            }
+            MatchKey::Doby => {
+                birth_year(value, self.options.current_year, text)?;
+                Ok(self.year_digest(text))
+            }
+            MatchKey::Dobm => {
+                birth_month(value, text)?;
+                Ok(number_digest(text, &self.digests.birth_month))
+            }
+            MatchKey::Dobd => {
+                birth_day(value, text)?;
+                Ok(number_digest(text, &self.digests.birth_day))
+            }
+            MatchKey::Ln | MatchKey::Fn => self.memoized(
+                MemoKind::Name,
+                value,
+                0,
+                context,
+                memos,
+                text,
+                |raw, out| name(raw, script, out),
+            ),
+            MatchKey::Fi => {
+                initial(value, script, text)?;
+                Ok(self.initial_digest(text))
+            }
+            MatchKey::Ct => self.memoized(MemoKind::City, value, 0, context, memos, text, city),
+            MatchKey::St => {
+                let region = context.region;
+                self.memoized(
+                    MemoKind::State,
+                    value,
+                    region_context,
+                    context,
+                    memos,
+                    text,
+                    |raw, out| state(raw, region, out),
+                )
+            }
+            MatchKey::Zip => {
+                let region = context.region;
+                self.memoized(
+                    MemoKind::Zip,
+                    value,
+                    region_context,
+                    context,
+                    memos,
+                    text,
+                    |raw, out| zip(raw, region, out),
+                )
+            }
+            MatchKey::Country => {
+                let code = country(value)?;
+                text.clear();
+                text.push_str(code.as_str());
+                Ok(self.digests.country.get(code.index()).copied())
+            }
+            MatchKey::Madid => madid(value, text).map(|()| None),
+            MatchKey::ExternId => extern_id(value, text).map(|()| None),
+            MatchKey::LookalikeValue => lookalike_value(value, text).map(|()| None),
+        }
+    }
+
+    /// Looks `raw` up in the memo of `kind`; on a miss, normalizes it with `normalize` and
+    /// remembers the result (and, when digests are wanted, the digest).
+    #[allow(clippy::too_many_arguments)]
+    fn memoized(
+        &self,
+        kind: MemoKind,
+        raw: &str,
+        memo_context: u16,
+        context: &RowContext,
+        memos: &mut [Memo; N_MEMO_KINDS],
+        text: &mut String,
+        normalize: impl FnOnce(&str, &mut String) -> Result<(), AbsentReason>,
+    ) -> Result<Option<Digest>, AbsentReason> {
+        if raw.len() > MEMO_MAX_RAW_LEN {
+            normalize(raw, text)?;
+            return Ok(context.want_digests.then(|| self.kind_digest(kind, text)));
+        }
+        let memo = &mut memos[kind as usize];
+        if memo.entries.is_empty() {
+            memo.entries.resize_with(MEMO_SLOTS, MemoEntry::default);
+        }
+        let entry = &mut memo.entries[memo_slot(raw, memo_context)];
+        let hit = entry.used && entry.context == memo_context && entry.raw == raw;
+        if !hit {
+            entry.used = true;
+            entry.context = memo_context;
+            entry.raw.clear();
+            entry.raw.push_str(raw);
+            entry.result = normalize(raw, &mut entry.normalized).err();
+            entry.digest = None;
+        }
+        if let Some(reason) = entry.result {
+            return Err(reason);
+        }
+        text.clear();
+        text.push_str(&entry.normalized);
+        if !context.want_digests {
+            return Ok(None);
+        }
+        let digest = match entry.digest {
+            Some(digest) => digest,
+            None => {
+                let digest = self.kind_digest(kind, &entry.normalized);
+                entry.digest = Some(digest);
+                digest
+            }
+        };
+        Ok(Some(digest))
+    }
+
+    fn kind_digest(&self, kind: MemoKind, normalized: &str) -> Digest {
+        match kind {
+            MemoKind::State => two_letter_index(normalized)
+                .and_then(|index| self.digests.state_code[index])
+                .unwrap_or_else(|| sha256(normalized)),
+            MemoKind::Name | MemoKind::City | MemoKind::Zip => sha256(normalized),
+        }
+    }
+
+    fn year_digest(&self, text: &str) -> Option<Digest> {
+        let year: usize = text.parse().ok()?;
+        let offset = year.checked_sub(usize::from(MIN_BIRTH_YEAR))?;
+        self.digests.birth_year.get(offset).copied()
+    }
+
+    fn initial_digest(&self, text: &str) -> Option<Digest> {
+        match text.as_bytes() {
+            [letter] if letter.is_ascii_lowercase() => {
+                Some(self.digests.ascii_initial[usize::from(letter - b'a')])
+            }
+            _ => None,
+        }
+    }
+
+    fn fill_date_of_birth(&self, value: &str, context: &RowContext, scratch: &mut Scratch) {
+        let keys = [MatchKey::Doby, MatchKey::Dobm, MatchKey::Dobd];
+        if keys
+            .iter()
+            .all(|key| scratch.slots[key.index()].state == SlotState::Present)
+        {
+            return;
+        }
+        match date_of_birth(value, context.date_order, self.options.current_year) {
+            Ok(date) => self.set_date(&date, scratch),
+            Err(reason) => {
+                for key in keys {
+                    scratch.slots[key.index()].mark_absent(reason);
+                }
+            }
+        }
+    }
+
+    fn set_date(&self, date: &BirthDate, scratch: &mut Scratch) {
+        let Scratch {
+            slots, date_parts, ..
+        } = scratch;
+        let [year, month, day] = date_parts;
+        write_parts(date, year, month, day);
+        let parts = [
+            (MatchKey::Doby, &*year, self.year_digest(year)),
+            (
+                MatchKey::Dobm,
+                &*month,
+                number_digest(month, &self.digests.birth_month),
+            ),
+            (
+                MatchKey::Dobd,
+                &*day,
+                number_digest(day, &self.digests.birth_day),
+            ),
+        ];
+        for (key, text, digest) in parts {
+            let slot = &mut slots[key.index()];
+            if slot.state == SlotState::Present || text.is_empty() {
+                continue;
+            }
+            slot.state = SlotState::Present;
+            slot.text.clear();
+            slot.text.push_str(text);
+            slot.digest = Some(digest.unwrap_or_else(|| sha256(text)));
+        }
+    }
+
+    /// FI from FN when FI has no value of its own (and FN was not given pre-hashed).
+    fn derive_first_initial(&self, scratch: &mut Scratch, want_digests: bool) {
+        // FN (index 8) comes right before FI (index 9) in the schema.
+        let (before, from_initial) = scratch.slots.split_at_mut(MatchKey::Fi.index());
+        let (Some(first_name), Some(first_initial_slot)) =
+            (before.get(MatchKey::Fn.index()), from_initial.first_mut())
+        else {
+            return;
+        };
+        if first_initial_slot.state == SlotState::Present
+            || first_name.state != SlotState::Present
+            || first_name.prehashed
+        {
+            return;
+        }
+        if first_initial(&first_name.text, &mut first_initial_slot.text).is_ok() {
+            first_initial_slot.state = SlotState::Present;
+            first_initial_slot.digest = if want_digests {
+                Some(
+                    self.initial_digest(&first_initial_slot.text)
+                        .unwrap_or_else(|| sha256(&first_initial_slot.text)),
+                )
+            } else {
+                None
+            };
+        }
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Engine")
+            .field("options", &self.options)
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+fn set_prehashed(slot: &mut Slot, digest: Digest) {
+    slot.state = SlotState::Present;
+    slot.text.clear();
+    let mut buffer = [0u8; crate::hash::HEX_DIGEST_LEN];
+    slot.text
+        .push_str(crate::hash::hex_str(&digest, &mut buffer));
+    slot.digest = Some(digest);
+    slot.prehashed = true;
+}
+
+fn number_digest<const N: usize>(text: &str, table: &[Digest; N]) -> Option<Digest> {
+    let number: usize = text.parse().ok()?;
+    table.get(number.checked_sub(1)?).copied()
+}
+
+fn absent_reasons(scratch: &Scratch) -> AbsentReasons {
+    let mut reasons = AbsentReasons::default();
+    for key in MatchKey::ALL {
+        if let SlotState::Absent(reason) = scratch.slots[key.index()].state {
+            reasons.set(key, Some(reason));
+        }
+    }
+    reasons
+}

@@ -1,0 +1,87 @@
+//! SHA-256 of normalized values, lowercase hex into stack buffers, and recognising input that
+//! is already a SHA-256 hex digest.
+
+use sha2::{Digest, Sha256};
+
+/// Length of a SHA-256 digest in bytes.
+pub const DIGEST_LEN: usize = 32;
+
+/// Length of a SHA-256 digest written as hex (contract §4.1: lowercase `a`–`f`).
+pub const HEX_DIGEST_LEN: usize = 64;
+
+/// SHA-256 of the UTF-8 bytes of `normalized` (contract §4.1). `sha2` picks the CPU's SHA
+/// extensions at run time (crate-choices.md §4).
+pub fn sha256(normalized: &str) -> [u8; DIGEST_LEN] {
+    Sha256::digest(normalized.as_bytes()).into()
+}
+
+/// Lowercase hex of a digest, into a stack buffer.
+pub fn hex_lower(digest: &[u8; DIGEST_LEN]) -> [u8; HEX_DIGEST_LEN] {
+    let mut hex = [0u8; HEX_DIGEST_LEN];
+    // A 32-byte input always fits a 64-byte output, so this cannot fail.
+    let _ = const_hex::encode_to_slice(digest, &mut hex);
+    hex
+}
+
+/// The lowercase hex of `digest` as a `&str` borrowed from `buffer`.
+pub fn hex_str<'a>(digest: &[u8; DIGEST_LEN], buffer: &'a mut [u8; HEX_DIGEST_LEN]) -> &'a str {
+    *buffer = hex_lower(digest);
+    // Hex digits are ASCII, so this is always valid UTF-8.
+    std::str::from_utf8(buffer).unwrap_or_default()
+}
+
+/// SHA-256 of `normalized` as 64 lowercase hex characters (a convenience for tests and docs;
+/// the engine keeps digests as bytes and writes hex only at the edge).
+pub fn sha256_hex(normalized: &str) -> String {
+    let mut buffer = [0u8; HEX_DIGEST_LEN];
+    hex_str(&sha256(normalized), &mut buffer).to_owned()
+}
+
+/// If `value` (already trimmed) is exactly 64 hex characters in any case, the digest it spells:
+/// such input is passed through (lowercased), never hashed twice (contract §4.3).
+pub fn parse_prehashed(value: &str) -> Option<[u8; DIGEST_LEN]> {
+    if value.len() != HEX_DIGEST_LEN {
+        return None;
+    }
+    let mut digest = [0u8; DIGEST_LEN];
+    const_hex::decode_to_slice(value.as_bytes(), &mut digest).ok()?;
+    Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_answer_hashes_from_meta_docs() {
+        // Contract §11, G-CA "Hashing".
+        assert_eq!(
+            sha256_hex("mary@example.com"),
+            "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79"
+        );
+        assert_eq!(
+            sha256_hex("15559876543"),
+            "1ef970831d7963307784fa8688e8fce101a15685d62aa765fed23f3a2c576a4e"
+        );
+        assert_eq!(
+            sha256_hex("test"),
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        );
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn prehashed_input_is_recognised_in_any_case() {
+        let lower = "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79";
+        let digest = parse_prehashed(lower).expect("lowercase hex");
+        assert_eq!(parse_prehashed(&lower.to_uppercase()), Some(digest));
+        let mut buffer = [0u8; HEX_DIGEST_LEN];
+        assert_eq!(hex_str(&digest, &mut buffer), lower);
+        assert_eq!(parse_prehashed(&lower[..63]), None);
+        assert_eq!(parse_prehashed(&format!("{}g", &lower[..63])), None);
+        assert_eq!(parse_prehashed("mary@example.com"), None);
+    }
+}
