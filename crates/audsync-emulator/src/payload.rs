@@ -141,7 +141,8 @@ pub(crate) fn parse(payload: Option<&Value>) -> Result<Payload, MetaError> {
                     .as_str()
                     .filter(|key| MULTI_KEYS.contains(key))
                     .ok_or_else(|| {
-                        MetaError::invalid_parameter(format!("Invalid schema: {key}"))
+                        let shown = key.as_str().map_or_else(|| key.to_string(), str::to_owned);
+                        MetaError::invalid_parameter(format!("Invalid schema: {shown}"))
                     })?;
                 if columns.iter().any(|column| column == key) {
                     return Err(MetaError::invalid_parameter(format!(
@@ -321,7 +322,7 @@ mod tests {
             ),
             (
                 Some(json!({"schema": ["EMAIL", "NAME"], "data": []})),
-                "(#100) Invalid schema: \"NAME\"",
+                "(#100) Invalid schema: NAME",
             ),
             (
                 Some(json!({"schema": ["EMAIL", "FN"], "data": [[EMAIL]]})),
