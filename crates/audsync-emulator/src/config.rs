@@ -85,7 +85,14 @@ impl AdAccountConfig {
         let account_id = id.strip_prefix("act_").unwrap_or(id).to_owned();
         Self {
             business: Some((
-                format!("1{}", &account_id[..account_id.len().min(14)]),
+                format!(
+                    "1{}",
+                    account_id
+                        .chars()
+                        .filter(char::is_ascii_digit)
+                        .take(14)
+                        .collect::<String>()
+                ),
                 format!("{name} Inc"),
             )),
             account_id,

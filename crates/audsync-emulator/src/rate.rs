@@ -45,7 +45,12 @@ impl Bucket {
             return false;
         }
         if self.used + 1.0 > calls_per_hour as f64 {
-            self.blocked_until = Some(now + regain_after);
+            // A block too long for the clock lasts "forever": a century.
+            let century = Duration::from_secs(100 * 365 * 86_400);
+            self.blocked_until = Some(
+                now.checked_add(regain_after.min(century))
+                    .unwrap_or(now + Duration::from_secs(86_400)),
+            );
             return false;
         }
         self.used += 1.0;
@@ -134,6 +139,14 @@ mod tests {
         let after = start + regain;
         assert!(bucket.take(after, 2, regain), "regained");
         assert_eq!(bucket.percent_used(after, 2), 50);
+    }
+
+    #[test]
+    fn an_endless_block_does_not_overflow_the_clock() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(start);
+        assert!(!bucket.take(start, 0, Duration::MAX));
+        assert!(bucket.time_to_regain(start) > Duration::from_secs(365 * 86_400));
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Audience {
         if let Some(visible_idx) = self
             .count_history
             .iter()
-            .rposition(|(changed_at, _)| *changed_at + delay <= now)
+            .rposition(|(changed_at, _)| has_elapsed(*changed_at, delay, now))
         {
             self.count_history.drain(..visible_idx);
         }
@@ -128,7 +128,7 @@ impl Audience {
         self.count_history
             .iter()
             .rev()
-            .find(|(changed_at, _)| *changed_at + delay <= now)
+            .find(|(changed_at, _)| has_elapsed(*changed_at, delay, now))
             .map_or(0, |(_, count)| *count)
     }
 
@@ -144,7 +144,7 @@ impl Audience {
         let expired = self
             .replace
             .as_ref()
-            .is_some_and(|active| active.started_at + timeout <= now);
+            .is_some_and(|active| has_elapsed(active.started_at, timeout, now));
         if !expired {
             return false;
         }
@@ -213,6 +213,11 @@ struct StoredAudience {
     created_seq: u64,
     sessions: Vec<SessionRecord>,
     members: Vec<Member>,
+}
+
+/// Whether `duration` has passed since `start` at `now` (never, when the sum overflows).
+pub(crate) fn has_elapsed(start: Instant, duration: Duration, now: Instant) -> bool {
+    start.checked_add(duration).is_some_and(|end| end <= now)
 }
 
 /// Unix seconds now.
@@ -369,7 +374,11 @@ impl World {
         self.effects
             .regain_seconds
             .map_or(config.rate.regain_after, |seconds| {
-                Duration::from_secs_f64(seconds.max(0.0))
+                Duration::try_from_secs_f64(seconds).unwrap_or(if seconds > 0.0 {
+                    Duration::MAX
+                } else {
+                    Duration::ZERO
+                })
             })
     }
 
@@ -574,6 +583,13 @@ mod tests {
         );
         assert_eq!(audience.visible_count(changed_at + delay, delay), 1);
         assert_eq!(audience.visible_count(changed_at, Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn huge_delays_mean_never_instead_of_overflowing() {
+        let start = Instant::now();
+        assert!(!has_elapsed(start, Duration::MAX, start));
+        assert!(has_elapsed(start, Duration::ZERO, start));
     }
 
     #[test]
