@@ -1,1 +1,8 @@
-//! Integration tests.
+//! Integration tests: the client against a spawned `audsync-emulator`, an independent reading of the same contract.
+
+mod endpoints;
+mod replace;
+mod retries;
+mod scenarios;
+mod support;
+mod users;
