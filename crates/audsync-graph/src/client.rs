@@ -178,6 +178,13 @@ impl GraphClient {
             .set_active_audience_count(&RateKey::AdAccount(ad_account.clone()), n_active_audiences);
     }
 
+    /// Tells the client which ad account owns `audience`, so calls on it share that ad
+    /// account's rate budget and its errors can link the account's terms page. The client
+    /// also learns this from `create_audience`, `list_custom_audiences` and `get_audience`.
+    pub fn bind_audience(&self, audience: &AudienceId, ad_account: &AdAccountId) {
+        self.remember_account(audience, ad_account);
+    }
+
     /// `GET /debug_token` (contract §8.1, F8).
     ///
     /// **The one exception to "no token in a URL"**: Graph takes the token to inspect only as

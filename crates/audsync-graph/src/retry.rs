@@ -125,9 +125,10 @@ pub(crate) enum Idempotency {
 ///     requests wait too; calls made while throttled still count, contract §6.1).
 ///   - Anything else (stop and tell the user, drop and report, replace conflicts): returned
 ///     at once, never retried.
-/// - What overrides the backoff: an announced wait replaces it. Usage headers at or above
-///   90 % pause the ad account in the rate limiter, so the next attempt's permit waits on
-///   top of the backoff.
+/// - What overrides the backoff: an announced wait replaces it. The usage headers of every
+///   response also pause the ad account in the rate limiter (for an announced
+///   `estimated_time_to_regain_access`, or proportionally at 90 % usage and above), and the
+///   next attempt's permit waits for that pause on top of the backoff.
 /// - A request that is not safe to repeat ([`Idempotency::NotSafe`]) is not retried after a
 ///   failure that may have been applied (the answer was lost: timeout, reset, HTML).
 /// - It gives up, returning the last error unchanged (so the caller can still act on it),

@@ -19,11 +19,17 @@ async fn upload(
     harness: &Harness,
     audience_id: &AudienceId,
 ) -> Result<audsync_graph::UsersResponse, GraphError> {
-    let rows = batch(
+    harness
+        .client
+        .add_users(audience_id, &upload_rows(), None)
+        .await
+}
+
+fn upload_rows() -> audsync_graph::UsersBatch {
+    batch(
         UsersSchema::SingleKey(SingleKey::EmailSha256),
         email_rows(0, 2),
-    );
-    harness.client.add_users(audience_id, &rows, None).await
+    )
 }
 
 async fn create(harness: &Harness) -> Result<AudienceId, GraphError> {
@@ -54,6 +60,26 @@ async fn tos_not_accepted_stops_creates_and_uploads_with_the_terms_link() {
 
     // The upload is about an audience whose ad account the client learned at creation.
     let error = upload(&harness, &audience_id).await.unwrap_err();
+    assert_eq!(
+        user_problem(&error).terms_url().as_deref(),
+        Some(expected_url)
+    );
+
+    // A fresh client does not know the audience's ad account until it is told.
+    let fresh = harness.client_with(|_| {});
+    let error = fresh
+        .add_users(&audience_id, &upload_rows(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        user_problem(&error),
+        UserProblem::TermsNotAccepted { ad_account: None }
+    );
+    fresh.bind_audience(&audience_id, &ad_account());
+    let error = fresh
+        .add_users(&audience_id, &upload_rows(), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         user_problem(&error).terms_url().as_deref(),
         Some(expected_url)
