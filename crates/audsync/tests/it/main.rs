@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests of the `audsync` binary, one module per command.
+
+mod hash;
+mod support;

@@ -1,0 +1,173 @@
+//! The command line: subcommands and their flags (clap derive). Parsing only; `main.rs`
+//! dispatches each subcommand to one function.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps Meta Custom Audiences equal to customer segments.
+#[derive(Debug, Parser)]
+#[command(name = "audsync", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Normalize and hash a customer file into Meta's match keys (CSV out), offline.
+    Hash(HashArgs),
+    /// Hash the bundled example file (examples/customers.csv) and print the report.
+    Demo,
+}
+
+/// `audsync hash`: reads a CSV or JSON Lines customer file, writes one row of match keys per
+/// user in Meta's schema order, and the rows it rejected, with reasons, to a separate file.
+#[derive(Debug, Args)]
+#[command(after_long_help = HASH_AFTER_HELP)]
+pub struct HashArgs {
+    /// The customer file: CSV (delimiter sniffed among , ; tab |) or JSON Lines (.jsonl,
+    /// .ndjson); `-` reads stdin.
+    pub file: PathBuf,
+
+    /// Map a column (or JSON key) to a key: EXTERN_ID, EMAIL, PHONE, GEN, DOBY, DOBM, DOBD, LN,
+    /// FN, FI, CT, ST, ZIP, COUNTRY, MADID, LOOKALIKE_VALUE, DOB (a full date) or CONSENT.
+    /// Repeat for each column. Without any, columns are mapped from their names.
+    #[arg(long = "map", value_name = "COLUMN=KEY", value_parser = parse_map_pair)]
+    pub map: Vec<(String, String)>,
+
+    /// Country assumed for users without a COUNTRY (ISO code or name, e.g. `us`, `FR`):
+    /// region of national phone numbers, ZIP rules, date order.
+    #[arg(long, value_name = "CC")]
+    pub default_country: Option<String>,
+
+    /// How to read ambiguous dates like 02/08/1956 [default: month first for US users, day
+    /// first for others].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub date_order: Option<DateOrderArg>,
+
+    /// Letters kept in FN and LN: `unicode` (any script, as Meta's docs ask) or `ascii`
+    /// (transliterated, `José` → `jose`).
+    #[arg(long, value_enum, default_value_t = NamesArg::Unicode)]
+    pub names: NamesArg,
+
+    /// `hashed` writes what Meta receives; `normalized` writes the values before hashing
+    /// (personal data: for checking a mapping, never for upload).
+    #[arg(long, value_enum, default_value_t = EmitArg::Hashed)]
+    pub emit: EmitArg,
+
+    /// Where to write the members CSV [default: stdout].
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Where to write rejected rows as CSV `line,user_id,reason` (no other values).
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+
+    /// Input format [default: from the extension; CSV for stdin].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Column giving each row's user id [default: the column mapped to EXTERN_ID]. A row
+    /// whose user id is empty is rejected ("no user id").
+    #[arg(long, value_name = "NAME")]
+    pub user_id_column: Option<String>,
+
+    /// Eligibility rule: which keys make a user matchable [default: EMAIL | PHONE | MADID |
+    /// (FN & LN & (ZIP | CT | DOBY))].
+    #[arg(long, value_name = "EXPR")]
+    pub rule: Option<String>,
+
+    /// Worker threads for normalizing and hashing [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+}
+
+const HASH_AFTER_HELP: &str = "\
+Automatic mapping (no --map): column names are compared ignoring case, spaces, dashes, dots and
+underscores: email, e-mail, email_address → EMAIL; phone, mobile, phone_number, tel → PHONE;
+first_name, firstname, given_name → FN; last_name, lastname, surname → LN; city → CT;
+state, region, province → ST; zip, zipcode, postal_code, postcode → ZIP; country,
+country_code → COUNTRY; dob, birth_date, birthday, date_of_birth → DOB (fills DOBY, DOBM,
+DOBD); birth_year / birth_month / birth_day → DOBY / DOBM / DOBD; gender, sex → GEN; madid,
+idfa, gaid → MADID; user_id, id, external_id, customer_id → EXTERN_ID; consent, opt_in →
+CONSENT. The mapping used is printed on stderr.
+
+Output: CSV with header user_id,<KEY>,... for the keys the mapping fills, in Meta's schema
+order (DOB gives DOBY,DOBM,DOBD; FN also gives FI). Hashed keys are 64 lowercase hex digits;
+EXTERN_ID and MADID are not hashed; an absent value is an empty cell. Rows come out in input
+order.
+
+Rejects: users that do not carry enough to match (e.g. only a ZIP), that did not consent, that
+have no user id, and rows that cannot be read (wrong column count, invalid UTF-8, unterminated
+quote, field over 64 KiB, JSON line that is not an object) go to --rejects as
+line,user_id,reason; a summary with counts goes to stderr.
+
+Exit status: 0 when the file was processed (even with rejects); 2 on a usage or I/O error
+(unreadable file, unknown key in --map, bad flag).";
+
+/// `--date-order` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DateOrderArg {
+    Dmy,
+    Mdy,
+    Ymd,
+}
+
+/// `--names` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NamesArg {
+    Unicode,
+    Ascii,
+}
+
+/// `--emit` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EmitArg {
+    Hashed,
+    Normalized,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Splits `COLUMN=KEY` at its last `=` (column names may contain `=`, keys never do).
+fn parse_map_pair(text: &str) -> Result<(String, String), String> {
+    match text.rsplit_once('=') {
+        Some((column, key)) if !column.is_empty() && !key.trim().is_empty() => {
+            Ok((column.to_string(), key.trim().to_string()))
+        }
+        _ => Err(format!("expected COLUMN=KEY, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn map_pairs_split_at_the_last_equals_sign() {
+        assert_eq!(
+            parse_map_pair("e-mail=EMAIL"),
+            Ok(("e-mail".to_string(), "EMAIL".to_string()))
+        );
+        assert_eq!(
+            parse_map_pair("a=b=PHONE"),
+            Ok(("a=b".to_string(), "PHONE".to_string()))
+        );
+        assert!(parse_map_pair("email").is_err());
+        assert!(parse_map_pair("=EMAIL").is_err());
+        assert!(parse_map_pair("email=").is_err());
+    }
+}

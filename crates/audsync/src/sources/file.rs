@@ -1,0 +1,1148 @@
+//! File sources: CSV and JSON Lines, from a path or stdin, streamed as chunks of whole rows.
+//!
+//! Reading is split in two so that parsing runs on every core. One thread runs a
+//! [`ChunkSplitter`]: it reads blocks of bytes, finds where rows end (a quote-aware scan that
+//! agrees with the `csv` crate on where a record ends) and hands out [`RawChunk`]s of a few
+//! thousand raw rows. Worker threads then parse their chunk with a [`RowParser`]: CSV fields
+//! into `&str` (UTF-8 checked per used field), or one JSON object per line. A row that cannot
+//! be read becomes a [`RowError`] with its line number; it never stops the stream.
+//!
+//! Memory stays flat whatever the file size: a chunk holds at most [`CHUNK_MAX_ROWS`] rows or
+//! about [`CHUNK_MAX_BYTES`] bytes, and a single row is never buffered beyond
+//! [`MAX_RECORD_BYTES`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// A field longer than this is rejected: no match key is anywhere near it, and a 64 KiB cell
+/// is a sign of a broken export (issue 2, "huge fields > 64 KiB").
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// The most bytes one row may span. Past this the splitter stops buffering the row: an open
+/// quote is reported as unterminated and reading resumes on the next line; a line this long
+/// without quotes is skipped to its end. Bounds memory for files with one giant line.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// Rows per chunk handed to a worker: large enough that channel and bookkeeping costs vanish,
+/// small enough that a chunk's output (about 1 KB per hashed row) stays a few MiB.
+pub const CHUNK_MAX_ROWS: usize = 8 * 1024;
+
+/// Bytes per chunk, for files with long rows.
+pub const CHUNK_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// Bytes read from the input at a time.
+const READ_BLOCK_BYTES: usize = 1024 * 1024;
+
+/// Bytes looked at to sniff the CSV delimiter and the JSON Lines keys.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Lines looked at to sniff the CSV delimiter and the JSON Lines keys.
+const SNIFF_LINES: usize = 100;
+
+/// Delimiters the CSV sniffer chooses from, in order of preference on a tie.
+const CANDIDATE_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The UTF-8 byte order mark some spreadsheet exports start with.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// How a file is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Comma-, semicolon-, tab- or pipe-separated values with a header line.
+    Csv,
+    /// One JSON object per line (`.jsonl`, `.ndjson`).
+    JsonLines,
+}
+
+impl FileFormat {
+    /// The format a path's extension implies: `.jsonl` and `.ndjson` are JSON Lines, anything
+    /// else (and stdin) is CSV.
+    pub fn from_path(path: &Path) -> FileFormat {
+        let extension = path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match extension.as_str() {
+            "jsonl" | "ndjson" => FileFormat::JsonLines,
+            _ => FileFormat::Csv,
+        }
+    }
+}
+
+/// Why one row could not be read. The text never contains the row's values (they are PII),
+/// only column names, counts and positions.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("wrong column count: {found} fields where the header has {expected}")]
+    WrongColumnCount { expected: usize, found: usize },
+    #[error("invalid UTF-8 in column '{column}'")]
+    InvalidUtf8 { column: String },
+    #[error("field longer than {MAX_FIELD_BYTES} bytes in column '{column}'")]
+    FieldTooLong { column: String },
+    #[error("unterminated quote (the rest of the line was skipped)")]
+    UnterminatedQuote,
+    #[error("line longer than {MAX_RECORD_BYTES} bytes")]
+    LineTooLong,
+    #[error("invalid JSON at column {column_no}")]
+    InvalidJson { column_no: usize },
+    #[error("JSON line is not an object")]
+    NotAnObject,
+    #[error("JSON value of '{key}' is not a string, number, boolean or null")]
+    NotAScalar { key: String },
+}
+
+impl RowError {
+    /// The kind of error without its details, for counting rejects by reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RowError::WrongColumnCount { .. } => "wrong column count",
+            RowError::InvalidUtf8 { .. } => "invalid UTF-8",
+            RowError::FieldTooLong { .. } => "field too long",
+            RowError::UnterminatedQuote => "unterminated quote",
+            RowError::LineTooLong => "line too long",
+            RowError::InvalidJson { .. } => "invalid JSON",
+            RowError::NotAnObject => "JSON line is not an object",
+            RowError::NotAScalar { .. } => "JSON value is not a scalar",
+        }
+    }
+}
+
+/// An opened file source: its format, its columns, and the not yet consumed input.
+pub struct FileSource {
+    /// Where the rows come from, for messages (`-` is stdin).
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Column names: the CSV header, or the keys seen in the first JSON Lines objects.
+    pub columns: Vec<String>,
+    /// The CSV delimiter (sniffed); unused for JSON Lines.
+    pub delimiter: u8,
+    reader: Box<dyn Read + Send>,
+    /// Bytes read while sniffing that the splitter must see first.
+    pending: Vec<u8>,
+    /// Line number of the first byte of `pending`.
+    first_line: u64,
+    eof: bool,
+}
+
+impl fmt::Debug for FileSource {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("FileSource")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("columns", &self.columns)
+            .field("delimiter", &(self.delimiter as char))
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileSource {
+    /// Opens `path` (`-` for stdin), reads the CSV header (sniffing the delimiter and dropping
+    /// a BOM) or samples the first JSON Lines objects for their keys. `format` overrides the
+    /// extension.
+    pub fn open(path: &Path, format: Option<FileFormat>) -> anyhow::Result<FileSource> {
+        let is_stdin = path.as_os_str() == "-";
+        let reader: Box<dyn Read + Send> = if is_stdin {
+            Box::new(io::stdin())
+        } else {
+            let file =
+                File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            if file.metadata().map(|meta| meta.is_dir()).unwrap_or(false) {
+                bail!("{} is a directory, not a file", path.display());
+            }
+            Box::new(file)
+        };
+        let format = format.unwrap_or_else(|| {
+            if is_stdin {
+                FileFormat::Csv
+            } else {
+                FileFormat::from_path(path)
+            }
+        });
+        Self::from_reader(path.to_path_buf(), reader, format)
+    }
+
+    /// Like [`FileSource::open`], from any reader.
+    pub fn from_reader(
+        path: PathBuf,
+        mut reader: Box<dyn Read + Send>,
+        format: FileFormat,
+    ) -> anyhow::Result<FileSource> {
+        let mut pending = Vec::new();
+        let eof = read_until_sample(&mut reader, &mut pending)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if pending.starts_with(UTF8_BOM) {
+            pending.drain(..UTF8_BOM.len());
+        }
+        let mut source = FileSource {
+            path,
+            format,
+            columns: Vec::new(),
+            delimiter: b',',
+            reader,
+            pending,
+            first_line: 1,
+            eof,
+        };
+        match format {
+            FileFormat::Csv => source.read_csv_header()?,
+            FileFormat::JsonLines => source.sample_json_keys(),
+        }
+        Ok(source)
+    }
+
+    /// The position of column `name` (exact, then ignoring ASCII case and surrounding
+    /// whitespace).
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|column| column == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|column| column.trim().eq_ignore_ascii_case(name.trim()))
+            })
+    }
+
+    /// The position of column `name`; JSON Lines objects may carry keys the first lines did
+    /// not show, so an unknown key becomes a new column there. CSV columns come from the header
+    /// only.
+    pub fn column_index_or_add(&mut self, name: &str) -> Option<usize> {
+        if let Some(index) = self.column_index(name) {
+            return Some(index);
+        }
+        match self.format {
+            FileFormat::Csv => None,
+            FileFormat::JsonLines => {
+                self.columns.push(name.to_string());
+                Some(self.columns.len() - 1)
+            }
+        }
+    }
+
+    /// A parser for this source's chunks.
+    pub fn row_parser(&self) -> RowParser {
+        RowParser {
+            format: self.format,
+            delimiter: self.delimiter,
+            columns: self.columns.clone(),
+            record: csv::ByteRecord::new(),
+            json_values: Vec::new(),
+        }
+    }
+
+    /// Turns the rest of the input into a stream of chunks.
+    pub fn into_chunks(self) -> ChunkSplitter {
+        let scan = match self.format {
+            FileFormat::Csv => ScanKind::Csv {
+                delimiter: self.delimiter,
+            },
+            FileFormat::JsonLines => ScanKind::Lines,
+        };
+        ChunkSplitter {
+            reader: self.reader,
+            scan,
+            buffer: self.pending,
+            eof: self.eof,
+            line_at_buffer_start: self.first_line,
+            next_seq: 0,
+            scan_pos: 0,
+            record_start: 0,
+            n_records: 0,
+            state: ScanState::Unquoted,
+            skipping_line: false,
+            finished: false,
+        }
+    }
+
+    fn read_csv_header(&mut self) -> anyhow::Result<()> {
+        if self.pending.iter().all(|byte| byte.is_ascii_whitespace()) {
+            bail!(
+                "{} is empty: a CSV file needs a header line",
+                self.path.display()
+            );
+        }
+        let sample_end = self.pending.len().min(SNIFF_BYTES);
+        if memchr::memchr(b'\n', &self.pending[..sample_end]).is_none()
+            && memchr::memchr(b'\r', &self.pending[..sample_end]).is_some()
+        {
+            bail!(
+                "{} uses bare CR line endings (classic Mac OS); convert them to LF or CRLF",
+                self.path.display()
+            );
+        }
+        self.delimiter = sniff_delimiter(&self.pending[..sample_end]);
+
+        let mut splitter_probe = ScanProbe::new(ScanKind::Csv {
+            delimiter: self.delimiter,
+        });
+        let Some(header_end) = splitter_probe.first_record_end(&self.pending) else {
+            bail!(
+                "{}: no complete header line in the first {} bytes",
+                self.path.display(),
+                self.pending.len()
+            );
+        };
+        let mut reader = csv_reader(self.delimiter, &self.pending[..header_end]);
+        let mut record = csv::ByteRecord::new();
+        reader
+            .read_byte_record(&mut record)
+            .with_context(|| format!("cannot read the header of {}", self.path.display()))?;
+        let n_fields = record.len();
+        self.columns = record
+            .iter()
+            .enumerate()
+            .map(|(index, field)| {
+                let field = if index + 1 == n_fields {
+                    field.strip_suffix(b"\r").unwrap_or(field)
+                } else {
+                    field
+                };
+                String::from_utf8_lossy(field).trim().to_string()
+            })
+            .collect();
+        let n_header_lines = memchr::memchr_iter(b'\n', &self.pending[..header_end]).count();
+        self.pending.drain(..header_end);
+        self.first_line += n_header_lines as u64;
+        Ok(())
+    }
+
+    fn sample_json_keys(&mut self) {
+        let sample_end = self.pending.len().min(SNIFF_BYTES);
+        for line in self.pending[..sample_end]
+            .split(|byte| *byte == b'\n')
+            .take(SNIFF_LINES)
+        {
+            let Ok(serde_json::Value::Object(object)) =
+                serde_json::from_slice::<serde_json::Value>(line)
+            else {
+                continue;
+            };
+            for key in object.keys() {
+                if !self.columns.iter().any(|column| column == key) {
+                    self.columns.push(key.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Reads into `buffer` until it holds [`SNIFF_BYTES`] and a line end after them, or
+/// [`MAX_RECORD_BYTES`], or the input ends. Returns whether the input ended.
+fn read_until_sample(reader: &mut dyn Read, buffer: &mut Vec<u8>) -> io::Result<bool> {
+    loop {
+        let has_enough = buffer.len() >= SNIFF_BYTES
+            && memchr::memrchr(b'\n', buffer).is_some_and(|last| last >= SNIFF_BYTES - 1);
+        if has_enough || buffer.len() >= MAX_RECORD_BYTES {
+            return Ok(false);
+        }
+        if read_block(reader, buffer, SNIFF_BYTES)? == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Appends up to `n_bytes` from `reader` to `buffer`; returns how many were read (0 at the
+/// end of the input).
+fn read_block(reader: &mut dyn Read, buffer: &mut Vec<u8>, n_bytes: usize) -> io::Result<usize> {
+    let old_len = buffer.len();
+    buffer.resize(old_len + n_bytes, 0);
+    loop {
+        match reader.read(&mut buffer[old_len..]) {
+            Ok(n_read) => {
+                buffer.truncate(old_len + n_read);
+                return Ok(n_read);
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                buffer.truncate(old_len);
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Picks the delimiter that splits the first lines of `sample` into the same number of
+/// fields most consistently (more than one field), preferring `,` then `;`, tab, `|` on ties.
+/// A file where none appears has one column, and `,` is as good as any.
+pub fn sniff_delimiter(sample: &[u8]) -> u8 {
+    let lines: Vec<&[u8]> = sample
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.iter().all(|byte| byte.is_ascii_whitespace()))
+        .take(SNIFF_LINES)
+        .collect();
+    // Drop the last line when the sample cuts it short.
+    let complete_lines = if sample.ends_with(b"\n") || lines.len() <= 1 {
+        &lines[..]
+    } else {
+        &lines[..lines.len() - 1]
+    };
+    let mut best = (b',', 0usize, 0usize);
+    for delimiter in CANDIDATE_DELIMITERS {
+        let counts: Vec<usize> = complete_lines
+            .iter()
+            .map(|line| count_outside_quotes(line, delimiter))
+            .collect();
+        let Some(&header_count) = counts.first() else {
+            continue;
+        };
+        if header_count == 0 {
+            continue;
+        }
+        let n_consistent = counts
+            .iter()
+            .filter(|count| **count == header_count)
+            .count();
+        if (n_consistent, header_count) > (best.1, best.2) {
+            best = (delimiter, n_consistent, header_count);
+        }
+    }
+    best.0
+}
+
+fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
+    let mut in_quotes = false;
+    let mut count = 0;
+    for byte in line {
+        if *byte == b'"' {
+            in_quotes = !in_quotes;
+        } else if *byte == delimiter && !in_quotes {
+            count += 1;
+        }
+    }
+    count
+}
+
+fn csv_reader(delimiter: u8, bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        // Records end at `\n` only, as the splitter decides; a `\r` before it is dropped from
+        // the last field by the parser.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(64 * 1024)
+        .from_reader(bytes)
+}
+
+/// A run of whole raw rows, in input order.
+#[derive(Debug)]
+pub struct RawChunk {
+    /// Position of this chunk in the stream (0, 1, 2, …): the writer puts results back in this
+    /// order.
+    pub seq: u64,
+    /// Line number (1-based) of the first byte of `bytes`.
+    pub first_line: u64,
+    /// Whole rows, each ending in `\n` except perhaps the last row of the input.
+    pub bytes: Vec<u8>,
+    /// A row the splitter could not delimit, which comes after every row of `bytes`: its line
+    /// and why.
+    pub trailing_error: Option<(u64, RowError)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum ScanKind {
+    Csv { delimiter: u8 },
+    Lines,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanState {
+    /// Outside quotes.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a quote inside a quoted field: either an escaped quote or the field's end.
+    AfterQuote,
+}
+
+/// Finds where rows end: the quote rules of the `csv` crate (a quote opens a quoted field only
+/// at the start of a field; `""` inside one is a literal quote), rows end at `\n`.
+struct ScanProbe {
+    kind: ScanKind,
+    state: ScanState,
+    pos: usize,
+    record_start: usize,
+    n_records: usize,
+}
+
+impl ScanProbe {
+    fn new(kind: ScanKind) -> ScanProbe {
+        ScanProbe {
+            kind,
+            state: ScanState::Unquoted,
+            pos: 0,
+            record_start: 0,
+            n_records: 0,
+        }
+    }
+
+    /// Scans `bytes` from `self.pos`, stopping at the end or once `max_records` rows ended.
+    fn scan(&mut self, bytes: &[u8], max_records: usize) {
+        let delimiter = match self.kind {
+            ScanKind::Csv { delimiter } => delimiter,
+            ScanKind::Lines => {
+                while self.n_records < max_records {
+                    match memchr::memchr(b'\n', &bytes[self.pos..]) {
+                        Some(offset) => {
+                            self.pos += offset + 1;
+                            self.record_start = self.pos;
+                            self.n_records += 1;
+                        }
+                        None => {
+                            self.pos = bytes.len();
+                            return;
+                        }
+                    }
+                }
+                return;
+            }
+        };
+        while self.pos < bytes.len() && self.n_records < max_records {
+            match self.state {
+                ScanState::Unquoted => match memchr::memchr2(b'"', b'\n', &bytes[self.pos..]) {
+                    None => self.pos = bytes.len(),
+                    Some(offset) => {
+                        let at = self.pos + offset;
+                        self.pos = at + 1;
+                        if bytes[at] == b'\n' {
+                            self.record_start = self.pos;
+                            self.n_records += 1;
+                        } else if at == self.record_start || bytes[at - 1] == delimiter {
+                            self.state = ScanState::Quoted;
+                        }
+                    }
+                },
+                ScanState::Quoted => match memchr::memchr(b'"', &bytes[self.pos..]) {
+                    None => self.pos = bytes.len(),
+                    Some(offset) => {
+                        self.pos += offset + 1;
+                        self.state = ScanState::AfterQuote;
+                    }
+                },
+                ScanState::AfterQuote => {
+                    if bytes[self.pos] == b'"' {
+                        self.pos += 1;
+                        self.state = ScanState::Quoted;
+                    } else {
+                        self.state = ScanState::Unquoted;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The end of the first row of `bytes` (after its `\n`), or of `bytes` if it ends without
+    /// one inside no quotes; `None` if the first row never closes its quotes.
+    fn first_record_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.scan(bytes, 1);
+        if self.n_records == 1 {
+            Some(self.record_start)
+        } else if self.state == ScanState::Unquoted || self.state == ScanState::AfterQuote {
+            Some(bytes.len())
+        } else {
+            None
+        }
+    }
+
+    fn shift(&mut self, n_bytes: usize) {
+        self.pos -= n_bytes;
+        self.record_start -= n_bytes;
+    }
+}
+
+/// The stream of [`RawChunk`]s of a [`FileSource`]; an `Err` is an input/output error that
+/// ends the stream.
+pub struct ChunkSplitter {
+    reader: Box<dyn Read + Send>,
+    scan: ScanKind,
+    buffer: Vec<u8>,
+    eof: bool,
+    line_at_buffer_start: u64,
+    next_seq: u64,
+    scan_pos: usize,
+    record_start: usize,
+    n_records: usize,
+    state: ScanState,
+    /// Set after a row longer than [`MAX_RECORD_BYTES`]: input is dropped up to the next `\n`.
+    skipping_line: bool,
+    finished: bool,
+}
+
+impl ChunkSplitter {
+    fn probe(&self) -> ScanProbe {
+        ScanProbe {
+            kind: self.scan,
+            state: self.state,
+            pos: self.scan_pos,
+            record_start: self.record_start,
+            n_records: self.n_records,
+        }
+    }
+
+    fn store_probe(&mut self, probe: &ScanProbe) {
+        self.state = probe.state;
+        self.scan_pos = probe.pos;
+        self.record_start = probe.record_start;
+        self.n_records = probe.n_records;
+    }
+
+    /// Cuts the rows before `end` off the buffer as a chunk.
+    fn cut(&mut self, end: usize, trailing_error: Option<(u64, RowError)>) -> RawChunk {
+        let rest = self.buffer.split_off(end);
+        let bytes = std::mem::replace(&mut self.buffer, rest);
+        let first_line = self.line_at_buffer_start;
+        self.line_at_buffer_start += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+        let mut probe = self.probe();
+        probe.shift(end);
+        self.store_probe(&probe);
+        self.n_records = 0;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        RawChunk {
+            seq,
+            first_line,
+            bytes,
+            trailing_error,
+        }
+    }
+
+    /// The line number of byte `offset` of the buffer.
+    fn line_of(&self, offset: usize) -> u64 {
+        self.line_at_buffer_start
+            + memchr::memchr_iter(b'\n', &self.buffer[..offset]).count() as u64
+    }
+
+    /// The row starting at `record_start` cannot be delimited (an unterminated quote, or a
+    /// line too long): cut the rows before it with an error for it, then drop its first
+    /// physical line and resume reading after it.
+    fn cut_broken_record(&mut self, error: RowError) -> RawChunk {
+        let line = self.line_of(self.record_start);
+        let record_start = self.record_start;
+        let first_line_end = memchr::memchr(b'\n', &self.buffer[record_start..])
+            .map(|offset| record_start + offset + 1);
+        let chunk = self.cut(record_start, None);
+        let error = match first_line_end {
+            Some(end) => {
+                // `cut` moved the record to the buffer's start.
+                let end = end - record_start;
+                self.buffer.drain(..end);
+                self.line_at_buffer_start += 1;
+                error
+            }
+            None if self.eof => {
+                self.buffer.clear();
+                error
+            }
+            None => {
+                self.buffer.clear();
+                self.skipping_line = true;
+                RowError::LineTooLong
+            }
+        };
+        self.state = ScanState::Unquoted;
+        self.scan_pos = 0;
+        self.record_start = 0;
+        RawChunk {
+            trailing_error: Some((line, error)),
+            ..chunk
+        }
+    }
+
+    fn next_chunk(&mut self) -> io::Result<Option<RawChunk>> {
+        loop {
+            if self.skipping_line {
+                match memchr::memchr(b'\n', &self.buffer) {
+                    Some(at) => {
+                        self.buffer.drain(..=at);
+                        self.line_at_buffer_start += 1;
+                        self.skipping_line = false;
+                    }
+                    None => {
+                        self.buffer.clear();
+                        if self.eof {
+                            self.skipping_line = false;
+                        }
+                    }
+                }
+            }
+            if !self.skipping_line {
+                let mut probe = self.probe();
+                probe.scan(&self.buffer, CHUNK_MAX_ROWS);
+                self.store_probe(&probe);
+                if self.n_records >= CHUNK_MAX_ROWS || self.record_start >= CHUNK_MAX_BYTES {
+                    return Ok(Some(self.cut(self.record_start, None)));
+                }
+                if self.buffer.len() - self.record_start > MAX_RECORD_BYTES {
+                    let error = if self.state == ScanState::Unquoted {
+                        RowError::LineTooLong
+                    } else {
+                        RowError::UnterminatedQuote
+                    };
+                    return Ok(Some(self.cut_broken_record(error)));
+                }
+                if self.eof {
+                    let has_tail = self.record_start < self.buffer.len();
+                    if has_tail && self.state == ScanState::Quoted {
+                        return Ok(Some(self.cut_broken_record(RowError::UnterminatedQuote)));
+                    }
+                    if self.buffer.is_empty() {
+                        return Ok(None);
+                    }
+                    // The last row may lack its line end; it is whole all the same.
+                    let end = self.buffer.len();
+                    self.scan_pos = end;
+                    self.record_start = end;
+                    return Ok(Some(self.cut(end, None)));
+                }
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            if read_block(&mut *self.reader, &mut self.buffer, READ_BLOCK_BYTES)? == 0 {
+                self.eof = true;
+            }
+        }
+    }
+}
+
+impl Iterator for ChunkSplitter {
+    type Item = io::Result<RawChunk>;
+
+    fn next(&mut self) -> Option<io::Result<RawChunk>> {
+        if self.finished {
+            return None;
+        }
+        let next = self.next_chunk().transpose();
+        if !matches!(next, Some(Ok(_))) {
+            self.finished = true;
+        }
+        next
+    }
+}
+
+/// One parsed row: its line number and the values of the wanted columns, in the order asked.
+pub type ParsedRow<'row> = (u64, Result<&'row [&'row str], RowError>);
+
+/// Parses the rows of [`RawChunk`]s; one per worker thread, reused across chunks.
+#[derive(Clone)]
+pub struct RowParser {
+    format: FileFormat,
+    delimiter: u8,
+    columns: Vec<String>,
+    record: csv::ByteRecord,
+    json_values: Vec<Cow<'static, str>>,
+}
+
+impl RowParser {
+    /// Calls `visit` for every row of `chunk` in order (the trailing error last) with the
+    /// values of the columns at `wanted` (positions in the source's columns).
+    pub fn for_each_row(
+        &mut self,
+        chunk: &RawChunk,
+        wanted: &[usize],
+        mut visit: impl FnMut(ParsedRow<'_>),
+    ) {
+        match self.format {
+            FileFormat::Csv => self.for_each_csv_row(chunk, wanted, &mut visit),
+            FileFormat::JsonLines => self.for_each_json_row(chunk, wanted, &mut visit),
+        }
+        if let Some((line, error)) = &chunk.trailing_error {
+            visit((*line, Err(error.clone())));
+        }
+    }
+
+    fn for_each_csv_row(
+        &mut self,
+        chunk: &RawChunk,
+        wanted: &[usize],
+        visit: &mut impl FnMut(ParsedRow<'_>),
+    ) {
+        let n_columns = self.columns.len();
+        let mut reader = csv_reader(self.delimiter, &chunk.bytes);
+        let mut spare_values: Vec<&str> = Vec::with_capacity(wanted.len());
+        // Reading from memory cannot fail, and the csv crate reports no syntax errors in
+        // flexible mode; an error would end the chunk rather than loop.
+        while let Ok(true) = reader.read_byte_record(&mut self.record) {
+            let line = record_line(chunk, &self.record);
+            let record = &self.record;
+            if record.len() != n_columns {
+                visit((
+                    line,
+                    Err(RowError::WrongColumnCount {
+                        expected: n_columns,
+                        found: record.len(),
+                    }),
+                ));
+                continue;
+            }
+            let mut values = recycle(std::mem::take(&mut spare_values));
+            // Fast path: one UTF-8 check for the whole record, then each wanted field is a
+            // slice of it. A field whose ends are not character boundaries is invalid on its
+            // own; that and an invalid record go the slow path, field by field, so that only
+            // the wanted columns decide and the error names the column.
+            let fast = match std::str::from_utf8(record.as_slice()) {
+                Ok(whole) => self.whole_record_fields(record, whole, wanted, &mut values),
+                Err(_) => FastPath::Retry,
+            };
+            let row_error = match fast {
+                FastPath::Done => None,
+                FastPath::Error(error) => Some(error),
+                FastPath::Retry => {
+                    values.clear();
+                    self.field_by_field(record, wanted, &mut values)
+                }
+            };
+            match row_error {
+                Some(error) => visit((line, Err(error))),
+                None => visit((line, Ok(&values))),
+            }
+            spare_values = recycle(values);
+        }
+    }
+
+    /// Takes the wanted fields of a record known to be valid UTF-8 as a whole (`whole`).
+    fn whole_record_fields<'record>(
+        &self,
+        record: &csv::ByteRecord,
+        whole: &'record str,
+        wanted: &[usize],
+        values: &mut Vec<&'record str>,
+    ) -> FastPath {
+        let n_columns = self.columns.len();
+        for column_idx in wanted {
+            let Some(mut range) = record.range(*column_idx) else {
+                return FastPath::Retry;
+            };
+            if *column_idx + 1 == n_columns && whole.as_bytes()[..range.end].ends_with(b"\r") {
+                range.end -= 1;
+            }
+            if range.len() > MAX_FIELD_BYTES {
+                return FastPath::Error(RowError::FieldTooLong {
+                    column: self.columns[*column_idx].clone(),
+                });
+            }
+            match whole.get(range) {
+                Some(field) => values.push(field),
+                None => return FastPath::Retry,
+            }
+        }
+        FastPath::Done
+    }
+
+    /// Takes the wanted fields of a record one by one, checking each for UTF-8.
+    fn field_by_field<'record>(
+        &self,
+        record: &'record csv::ByteRecord,
+        wanted: &[usize],
+        values: &mut Vec<&'record str>,
+    ) -> Option<RowError> {
+        let n_columns = self.columns.len();
+        for column_idx in wanted {
+            let mut field = &record[*column_idx];
+            if *column_idx + 1 == n_columns {
+                field = field.strip_suffix(b"\r").unwrap_or(field);
+            }
+            if field.len() > MAX_FIELD_BYTES {
+                return Some(RowError::FieldTooLong {
+                    column: self.columns[*column_idx].clone(),
+                });
+            }
+            match std::str::from_utf8(field) {
+                Ok(text) => values.push(text),
+                Err(_) => {
+                    return Some(RowError::InvalidUtf8 {
+                        column: self.columns[*column_idx].clone(),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    fn for_each_json_row(
+        &mut self,
+        chunk: &RawChunk,
+        wanted: &[usize],
+        visit: &mut impl FnMut(ParsedRow<'_>),
+    ) {
+        let mut spare_values: Vec<&str> = Vec::with_capacity(wanted.len());
+        let lines = chunk.bytes.split(|byte| *byte == b'\n');
+        for (this_line, raw_line) in (chunk.first_line..).zip(lines) {
+            let raw_line = raw_line.trim_ascii();
+            if raw_line.is_empty() {
+                continue;
+            }
+            let object = match serde_json::from_slice::<serde_json::Value>(raw_line) {
+                Ok(serde_json::Value::Object(object)) => object,
+                Ok(_) => {
+                    visit((this_line, Err(RowError::NotAnObject)));
+                    continue;
+                }
+                Err(error) => {
+                    visit((
+                        this_line,
+                        Err(RowError::InvalidJson {
+                            column_no: error.column(),
+                        }),
+                    ));
+                    continue;
+                }
+            };
+            match self.json_row_values(&object, wanted) {
+                Ok(()) => {
+                    let mut values = recycle(std::mem::take(&mut spare_values));
+                    values.extend(self.json_values.iter().map(|value| value.as_ref()));
+                    visit((this_line, Ok(&values)));
+                    spare_values = recycle(values);
+                }
+                Err(error) => visit((this_line, Err(error))),
+            }
+        }
+    }
+
+    /// Fills `json_values` with the wanted keys of `object` (missing and null are empty;
+    /// numbers and booleans are written as JSON writes them).
+    fn json_row_values(
+        &mut self,
+        object: &serde_json::Map<String, serde_json::Value>,
+        wanted: &[usize],
+    ) -> Result<(), RowError> {
+        self.json_values.clear();
+        for column_idx in wanted {
+            let key = &self.columns[*column_idx];
+            let value: Cow<'static, str> = match object.get(key) {
+                None | Some(serde_json::Value::Null) => Cow::Borrowed(""),
+                Some(serde_json::Value::String(text)) => {
+                    if text.len() > MAX_FIELD_BYTES {
+                        return Err(RowError::FieldTooLong {
+                            column: key.clone(),
+                        });
+                    }
+                    Cow::Owned(text.clone())
+                }
+                Some(serde_json::Value::Number(number)) => Cow::Owned(number.to_string()),
+                Some(serde_json::Value::Bool(flag)) => {
+                    Cow::Borrowed(if *flag { "true" } else { "false" })
+                }
+                Some(_) => return Err(RowError::NotAScalar { key: key.clone() }),
+            };
+            self.json_values.push(value);
+        }
+        Ok(())
+    }
+}
+
+/// Outcome of reading a record's fields through its whole-record UTF-8 check.
+enum FastPath {
+    Done,
+    Error(RowError),
+    /// Read the fields one by one instead.
+    Retry,
+}
+
+/// An empty vector that reuses the allocation of `values` under a new lifetime, so a row's
+/// values need no allocation of their own (`collect` over `into_iter` reuses the buffer).
+fn recycle<'new>(mut values: Vec<&str>) -> Vec<&'new str> {
+    values.clear();
+    values.into_iter().map(|_| "").collect()
+}
+
+/// The line a CSV record starts on. The csv crate places a record after the blank lines it
+/// skipped before it, so those are counted here.
+fn record_line(chunk: &RawChunk, record: &csv::ByteRecord) -> u64 {
+    let Some(position) = record.position() else {
+        return chunk.first_line;
+    };
+    let start = (position.byte() as usize).min(chunk.bytes.len());
+    let n_blank_newlines = chunk.bytes[start..]
+        .iter()
+        .take_while(|byte| **byte == b'\n' || **byte == b'\r')
+        .filter(|byte| **byte == b'\n')
+        .count() as u64;
+    chunk.first_line + position.line() - 1 + n_blank_newlines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(bytes: &[u8], format: FileFormat) -> FileSource {
+        FileSource::from_reader(
+            PathBuf::from("test"),
+            Box::new(io::Cursor::new(bytes.to_vec())),
+            format,
+        )
+        .unwrap()
+    }
+
+    /// Every row of a source as `(line, values of all columns joined by |, or the error)`.
+    fn rows(source: FileSource) -> Vec<(u64, Result<String, RowError>)> {
+        let mut parser = source.row_parser();
+        let wanted: Vec<usize> = (0..source.columns.len()).collect();
+        let mut rows = Vec::new();
+        for chunk in source.into_chunks() {
+            parser.for_each_row(&chunk.unwrap(), &wanted, |(line, values)| {
+                rows.push((line, values.map(|values| values.join("|"))));
+            });
+        }
+        rows
+    }
+
+    #[test]
+    fn delimiter_is_sniffed_from_the_first_lines() {
+        let table: &[(&[u8], u8)] = &[
+            (b"a,b,c\n1,2,3\n", b','),
+            (b"a;b;c\n1;2;3\n", b';'),
+            (b"a\tb\tc\n1\t2\t3\n", b'\t'),
+            (b"a|b|c\n1|2|3\n", b'|'),
+            (b"email\nx@example.com\n", b','),
+            (b"name;city\n\"Doe, John\";Paris\n", b';'),
+            (b"a,b;c\n1,2;3\n4,5;6\n", b','),
+        ];
+        for (sample, expected) in table {
+            assert_eq!(
+                sniff_delimiter(sample) as char,
+                *expected as char,
+                "{}",
+                String::from_utf8_lossy(sample)
+            );
+        }
+    }
+
+    #[test]
+    fn bom_crlf_and_quoted_newlines_are_read() {
+        let input = b"\xef\xbb\xbfid;name\r\n1;\"Anne\r\nMarie\"\r\n2;\"O\"\"Brien\"\r\n3;x";
+        let source = source(input, FileFormat::Csv);
+        assert_eq!(source.columns, ["id", "name"]);
+        assert_eq!(source.delimiter, b';');
+        assert_eq!(
+            rows(source),
+            [
+                (2, Ok("1|Anne\r\nMarie".to_string())),
+                (4, Ok("2|O\"Brien".to_string())),
+                (5, Ok("3|x".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_rows_become_errors_with_their_line_numbers() {
+        let mut input = b"id,name\n1,ok\n\n2,a,extra\n3,\xff\xfe\n".to_vec();
+        input.extend_from_slice(b"4,\"never closed\n5,fine\n");
+        let rows = rows(source(&input, FileFormat::Csv));
+        assert_eq!(
+            rows,
+            [
+                (2, Ok("1|ok".to_string())),
+                (
+                    4,
+                    Err(RowError::WrongColumnCount {
+                        expected: 2,
+                        found: 3
+                    })
+                ),
+                (
+                    5,
+                    Err(RowError::InvalidUtf8 {
+                        column: "name".to_string()
+                    })
+                ),
+                (6, Err(RowError::UnterminatedQuote)),
+                (7, Ok("5|fine".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn huge_fields_and_lines_are_rejected_without_buffering_them() {
+        let mut input = b"id,name\n1,".to_vec();
+        input.extend(std::iter::repeat_n(b'a', MAX_FIELD_BYTES + 1));
+        input.extend_from_slice(b"\n2,");
+        input.extend(std::iter::repeat_n(b'b', 3 * MAX_RECORD_BYTES));
+        input.extend_from_slice(b"\n3,\"");
+        input.extend(std::iter::repeat_n(b'c', MAX_RECORD_BYTES + 10));
+        input.extend_from_slice(b"\n4,last\n");
+        let rows = rows(source(&input, FileFormat::Csv));
+        assert_eq!(
+            rows,
+            [
+                (
+                    2,
+                    Err(RowError::FieldTooLong {
+                        column: "name".to_string()
+                    })
+                ),
+                (3, Err(RowError::LineTooLong)),
+                (4, Err(RowError::UnterminatedQuote)),
+                (5, Ok("4|last".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn many_chunks_keep_every_row_and_line_number() {
+        let n_rows = CHUNK_MAX_ROWS * 3 + 17;
+        let mut input = b"id,note\n".to_vec();
+        for row_idx in 0..n_rows {
+            if row_idx % 1000 == 0 {
+                input.extend_from_slice(format!("{row_idx},\"multi\nline\"\n").as_bytes());
+            } else {
+                input.extend_from_slice(format!("{row_idx},x\n").as_bytes());
+            }
+        }
+        let source = source(&input, FileFormat::Csv);
+        let rows = rows(source);
+        assert_eq!(rows.len(), n_rows);
+        let mut expected_line = 2;
+        for (row_idx, (line, values)) in rows.iter().enumerate() {
+            assert_eq!(*line, expected_line, "row {row_idx}");
+            let values = values.as_ref().unwrap();
+            assert!(values.starts_with(&format!("{row_idx}|")), "{values}");
+            expected_line += if row_idx % 1000 == 0 { 2 } else { 1 };
+        }
+    }
+
+    #[test]
+    fn json_lines_give_keys_and_per_line_errors() {
+        let input = b"{\"id\":1,\"email\":\"a@example.com\"}\n\n[1,2]\n{\"id\":\"x\",\"email\":null,\"extra\":true}\n{oops\n{\"id\":2,\"email\":{\"nested\":1}}\n";
+        let source = source(input, FileFormat::JsonLines);
+        assert_eq!(source.columns, ["email", "id", "extra"]);
+        let rows = rows(source);
+        assert_eq!(
+            rows,
+            [
+                (1, Ok("a@example.com|1|".to_string())),
+                (3, Err(RowError::NotAnObject)),
+                (4, Ok("|x|true".to_string())),
+                (5, Err(RowError::InvalidJson { column_no: 2 })),
+                (
+                    6,
+                    Err(RowError::NotAScalar {
+                        key: "email".to_string()
+                    })
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn format_follows_the_extension() {
+        assert_eq!(
+            FileFormat::from_path(Path::new("a.jsonl")),
+            FileFormat::JsonLines
+        );
+        assert_eq!(
+            FileFormat::from_path(Path::new("a.NDJSON")),
+            FileFormat::JsonLines
+        );
+        assert_eq!(FileFormat::from_path(Path::new("a.csv")), FileFormat::Csv);
+        assert_eq!(FileFormat::from_path(Path::new("a.tsv")), FileFormat::Csv);
+    }
+}
