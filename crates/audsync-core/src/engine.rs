@@ -722,3 +722,450 @@ fn absent_reasons(scratch: &Scratch) -> AbsentReasons {
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::sha256_hex;
+    use crate::options::NameScript;
+
+    const YEAR: u16 = 2026;
+
+    fn key(key: MatchKey) -> Field {
+        Field::Key(key)
+    }
+
+    fn engine_with(change: impl FnOnce(&mut NormalizeOptions)) -> Engine {
+        let mut options = NormalizeOptions::new(YEAR);
+        change(&mut options);
+        Engine::new(options, EligibilityRule::default())
+    }
+
+    fn member(outcome: RowOutcome) -> Member {
+        match outcome {
+            RowOutcome::Member(member) => member,
+            RowOutcome::Rejected(rejection) => panic!("rejected: {}", rejection.reason),
+        }
+    }
+
+    fn rejection(outcome: RowOutcome) -> Rejection {
+        match outcome {
+            RowOutcome::Member(member) => panic!("member: {member:?}"),
+            RowOutcome::Rejected(rejection) => rejection,
+        }
+    }
+
+    fn wire(member: &Member, key: MatchKey) -> String {
+        let mut out = String::new();
+        member.write_wire(key, &mut out);
+        out
+    }
+
+    const MESSY_FIELDS: [Field; 11] = [
+        Field::Key(MatchKey::ExternId),
+        Field::Key(MatchKey::Email),
+        Field::Key(MatchKey::Phone),
+        Field::Key(MatchKey::Fn),
+        Field::Key(MatchKey::Ln),
+        Field::Key(MatchKey::Ct),
+        Field::Key(MatchKey::St),
+        Field::Key(MatchKey::Zip),
+        Field::Key(MatchKey::Country),
+        Field::DateOfBirth,
+        Field::Key(MatchKey::Gen),
+    ];
+
+    const MESSY_ROW: [&str; 11] = [
+        "  CRM-ID-42 ",
+        "  John.Doe@Example.COM ",
+        "(650) 555-1234",
+        "  José ",
+        "O'Brien-Smith",
+        "Menlo Park",
+        "California",
+        "94025-1234",
+        "United States",
+        "8/2/1956",
+        "Female",
+    ];
+
+    #[test]
+    fn a_messy_row_becomes_the_documented_keys() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let member = member(engine.process(&MESSY_FIELDS, &MESSY_ROW, &mut scratch));
+        let expected: &[(MatchKey, &str)] = &[
+            (MatchKey::Email, "john.doe@example.com"),
+            (MatchKey::Phone, "16505551234"),
+            (MatchKey::Fn, "josé"),
+            (MatchKey::Ln, "obriensmith"),
+            (MatchKey::Fi, "j"),
+            (MatchKey::Ct, "menlopark"),
+            (MatchKey::St, "ca"),
+            (MatchKey::Zip, "94025"),
+            (MatchKey::Country, "us"),
+            (MatchKey::Doby, "1956"),
+            (MatchKey::Dobm, "08"),
+            (MatchKey::Dobd, "02"),
+            (MatchKey::Gen, "f"),
+        ];
+        for (match_key, normalized) in expected {
+            assert_eq!(
+                wire(&member, *match_key),
+                sha256_hex(normalized),
+                "{match_key}"
+            );
+        }
+        assert_eq!(wire(&member, MatchKey::ExternId), "CRM-ID-42");
+        assert_eq!(wire(&member, MatchKey::Madid), "");
+        assert_eq!(wire(&member, MatchKey::LookalikeValue), "");
+        assert_eq!(member.absent().count(), 0);
+
+        let normalized = engine.normalize(&MESSY_FIELDS, &MESSY_ROW, &mut scratch);
+        assert!(normalized.is_member());
+        for (match_key, expected) in expected {
+            assert_eq!(normalized.get(*match_key), Some(*expected), "{match_key}");
+        }
+        assert_eq!(normalized.get(MatchKey::ExternId), Some("CRM-ID-42"));
+        let debug = format!("{normalized:?}");
+        assert!(
+            !debug.contains("john") && !debug.contains("josé"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn process_and_normalize_agree_and_memos_give_the_same_answer_twice() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let first = member(engine.process(&MESSY_FIELDS, &MESSY_ROW, &mut scratch));
+        let normalized = engine.normalize(&MESSY_FIELDS, &MESSY_ROW, &mut scratch);
+        let second = member(engine.process(&MESSY_FIELDS, &MESSY_ROW, &mut scratch));
+        assert_eq!(first, second);
+        assert_eq!(first.fingerprint(), second.fingerprint());
+        for match_key in MatchKey::ALL {
+            let expected = match normalized.get(match_key) {
+                None => String::new(),
+                Some(text) if match_key.is_hashed() => sha256_hex(text),
+                Some(text) => text.to_owned(),
+            };
+            assert_eq!(wire(&first, match_key), expected, "{match_key}");
+        }
+    }
+
+    #[test]
+    fn a_scratch_used_with_another_engine_forgets_its_memos() {
+        let unicode = engine_with(|_| {});
+        let ascii = engine_with(|options| options.names = NameScript::Ascii);
+        let mut scratch = Scratch::new();
+        let fields = [key(MatchKey::Email), key(MatchKey::Fn)];
+        let row = ["a@b.co", "José"];
+        let with_unicode = member(unicode.process(&fields, &row, &mut scratch));
+        let with_ascii = member(ascii.process(&fields, &row, &mut scratch));
+        assert_eq!(wire(&with_unicode, MatchKey::Fn), sha256_hex("josé"));
+        assert_eq!(wire(&with_ascii, MatchKey::Fn), sha256_hex("jose"));
+    }
+
+    #[test]
+    fn rejection_reasons_name_what_the_user_had() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let table: &[(&[Field], &[&str], &str)] = &[
+            (&[key(MatchKey::Zip)], &["94025"], "only ZIP"),
+            (
+                &[
+                    key(MatchKey::ExternId),
+                    key(MatchKey::Zip),
+                    key(MatchKey::Country),
+                ],
+                &["42", "94025", "US"],
+                "only ZIP and COUNTRY",
+            ),
+            (
+                &[key(MatchKey::Email)],
+                &["not an email"],
+                "email invalid and nothing else",
+            ),
+            (
+                &[key(MatchKey::Email), key(MatchKey::Phone)],
+                &["nope", "123"],
+                "email and phone invalid and nothing else",
+            ),
+            (
+                &[key(MatchKey::Email), key(MatchKey::Phone)],
+                &["", "  "],
+                "no usable key",
+            ),
+            (&[], &[], "no usable key"),
+            (
+                &[key(MatchKey::Fn), key(MatchKey::Ln), key(MatchKey::Email)],
+                &["Ann", "Lee", "ann at example"],
+                "only LN and FN (email invalid)",
+            ),
+            (
+                &[key(MatchKey::Email), Field::Consent],
+                &["ann@example.com", "no"],
+                "no consent",
+            ),
+            (
+                &[key(MatchKey::Email), Field::Consent],
+                &["ann@example.com", ""],
+                "no consent",
+            ),
+        ];
+        for (fields, row, expected) in table {
+            let rejected = rejection(engine.process(fields, row, &mut scratch));
+            assert_eq!(rejected.reason.to_string(), *expected, "{row:?}");
+            let normalized = engine.normalize(fields, row, &mut scratch);
+            assert_eq!(
+                normalized
+                    .rejection()
+                    .map(|r| r.reason.to_string())
+                    .as_deref(),
+                Some(*expected)
+            );
+        }
+        let rejected =
+            rejection(engine.process(&[key(MatchKey::Email)], &["not an email"], &mut scratch));
+        assert_eq!(
+            rejected.absent.get(MatchKey::Email),
+            Some(AbsentReason::Invalid("not an email address"))
+        );
+    }
+
+    #[test]
+    fn consent_given_keeps_the_user() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        for consent in ["yes", "TRUE", "1", "opted in"] {
+            member(engine.process(
+                &[key(MatchKey::Email), Field::Consent],
+                &["ann@example.com", consent],
+                &mut scratch,
+            ));
+        }
+    }
+
+    #[test]
+    fn the_rows_country_sets_the_phone_region_and_date_order() {
+        let engine = engine_with(|options| options.default_country = CountryCode::parse("US"));
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::Phone),
+            key(MatchKey::Country),
+            Field::DateOfBirth,
+        ];
+        let french = member(engine.process(
+            &fields,
+            &["06 12 34 56 78", "France", "02/08/1956"],
+            &mut scratch,
+        ));
+        assert_eq!(wire(&french, MatchKey::Phone), sha256_hex("33612345678"));
+        assert_eq!(wire(&french, MatchKey::Dobm), sha256_hex("08"));
+        assert_eq!(wire(&french, MatchKey::Dobd), sha256_hex("02"));
+        let american =
+            member(engine.process(&fields, &["(650) 555-1234", "", "02/08/1956"], &mut scratch));
+        assert_eq!(wire(&american, MatchKey::Phone), sha256_hex("16505551234"));
+        assert_eq!(wire(&american, MatchKey::Dobm), sha256_hex("02"));
+        assert_eq!(wire(&american, MatchKey::Dobd), sha256_hex("08"));
+        assert_eq!(
+            american.absent().collect::<Vec<_>>(),
+            [(MatchKey::Country, AbsentReason::Empty)]
+        );
+
+        let day_first = engine_with(|options| {
+            options.default_country = CountryCode::parse("US");
+            options.date_order = Some(DateOrder::DayMonthYear);
+        });
+        let forced =
+            member(day_first.process(&fields, &["(650) 555-1234", "", "02/08/1956"], &mut scratch));
+        assert_eq!(wire(&forced, MatchKey::Dobm), sha256_hex("08"));
+
+        let no_country = engine_with(|_| {});
+        let rejected = rejection(no_country.process(
+            &[key(MatchKey::Phone)],
+            &["06 12 34 56 78"],
+            &mut scratch,
+        ));
+        assert_eq!(
+            rejected.absent.get(MatchKey::Phone),
+            Some(AbsentReason::Invalid("no country for a national number"))
+        );
+    }
+
+    #[test]
+    fn empty_values_are_absent_and_never_hashed() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::Email),
+            key(MatchKey::Phone),
+            key(MatchKey::Fn),
+            key(MatchKey::Gen),
+        ];
+        let member =
+            member(engine.process(&fields, &["a@b.co", "   ", "123", "Other"], &mut scratch));
+        for match_key in [MatchKey::Phone, MatchKey::Fn, MatchKey::Gen] {
+            assert!(member.get(match_key).is_absent(), "{match_key}");
+            assert_eq!(wire(&member, match_key), "");
+        }
+        assert_eq!(
+            member.absent().collect::<Vec<_>>(),
+            [
+                (MatchKey::Phone, AbsentReason::Empty),
+                (MatchKey::Gen, AbsentReason::Invalid("unknown gender")),
+                (MatchKey::Fn, AbsentReason::Invalid("no letters")),
+            ]
+        );
+    }
+
+    #[test]
+    fn prehashed_values_pass_through_lowercased() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let hashed = "F1904CF1A9D73A55FA5DE0AC823C4403DED71AFD4C3248D00BDCD0866552BB79";
+        let fields = [
+            key(MatchKey::Email),
+            key(MatchKey::Fn),
+            key(MatchKey::Country),
+        ];
+        let member = member(engine.process(&fields, &[hashed, hashed, hashed], &mut scratch));
+        for match_key in [MatchKey::Email, MatchKey::Fn, MatchKey::Country] {
+            assert_eq!(wire(&member, match_key), hashed.to_lowercase());
+        }
+        assert!(
+            member.get(MatchKey::Fi).is_absent(),
+            "no initial from a hash"
+        );
+        let normalized = engine.normalize(&fields, &[hashed, "", ""], &mut scratch);
+        assert_eq!(
+            normalized.get(MatchKey::Email),
+            Some(hashed.to_lowercase().as_str())
+        );
+    }
+
+    #[test]
+    fn unhashed_keys_and_extern_id_hashing() {
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::ExternId),
+            key(MatchKey::Madid),
+            key(MatchKey::LookalikeValue),
+        ];
+        let row = [
+            " AbC-123 ",
+            "AECE52E7-03EE-455A-B3C4-E57283966239",
+            "044.50",
+        ];
+        let plain = member(engine_with(|_| {}).process(&fields, &row, &mut scratch));
+        assert_eq!(wire(&plain, MatchKey::ExternId), "AbC-123");
+        assert_eq!(
+            wire(&plain, MatchKey::Madid),
+            "aece52e7-03ee-455a-b3c4-e57283966239"
+        );
+        assert_eq!(wire(&plain, MatchKey::LookalikeValue), "44.5");
+        assert!(format!("{plain:?}").contains("redacted"));
+        assert!(!format!("{plain:?}").contains("aece52e7"));
+        let hashed = member(
+            engine_with(|options| options.hash_extern_id = true).process(
+                &fields,
+                &row,
+                &mut scratch,
+            ),
+        );
+        assert_eq!(wire(&hashed, MatchKey::ExternId), sha256_hex("AbC-123"));
+    }
+
+    #[test]
+    fn several_columns_for_one_key_first_usable_value_wins() {
+        let engine = engine_with(|options| options.default_country = CountryCode::parse("us"));
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::Phone),
+            key(MatchKey::Phone),
+            key(MatchKey::Phone),
+        ];
+        let member = member(engine.process(
+            &fields,
+            &["n/a", "(650) 555-1234", "(212) 555-0100"],
+            &mut scratch,
+        ));
+        assert_eq!(wire(&member, MatchKey::Phone), sha256_hex("16505551234"));
+        assert_eq!(member.absent().count(), 0);
+    }
+
+    #[test]
+    fn first_initial_comes_from_its_own_column_or_from_the_first_name() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let derived = member(engine.process(
+            &[key(MatchKey::Email), key(MatchKey::Fn)],
+            &["a@b.co", "Éloïse"],
+            &mut scratch,
+        ));
+        assert_eq!(wire(&derived, MatchKey::Fi), sha256_hex("é"));
+        let own = member(engine.process(
+            &[key(MatchKey::Email), key(MatchKey::Fn), key(MatchKey::Fi)],
+            &["a@b.co", "Éloïse", "L."],
+            &mut scratch,
+        ));
+        assert_eq!(wire(&own, MatchKey::Fi), sha256_hex("l"));
+    }
+
+    #[test]
+    fn birth_date_columns_and_the_dob_pseudo_key() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let fields = [key(MatchKey::Email), Field::DateOfBirth];
+        let year_only = member(engine.process(&fields, &["a@b.co", "1956"], &mut scratch));
+        assert_eq!(wire(&year_only, MatchKey::Doby), sha256_hex("1956"));
+        assert!(year_only.get(MatchKey::Dobm).is_absent());
+        assert_eq!(year_only.absent().count(), 0);
+        let invalid = member(engine.process(&fields, &["a@b.co", "30/02/1990"], &mut scratch));
+        assert_eq!(
+            invalid.absent().map(|(key, _)| key).collect::<Vec<_>>(),
+            [MatchKey::Doby, MatchKey::Dobm, MatchKey::Dobd]
+        );
+        let columns = [
+            key(MatchKey::Email),
+            key(MatchKey::Doby),
+            key(MatchKey::Dobm),
+            key(MatchKey::Dobd),
+        ];
+        let separate =
+            member(engine.process(&columns, &["a@b.co", "1990", "1", "5"], &mut scratch));
+        assert_eq!(wire(&separate, MatchKey::Doby), sha256_hex("1990"));
+        assert_eq!(wire(&separate, MatchKey::Dobm), sha256_hex("01"));
+        assert_eq!(wire(&separate, MatchKey::Dobd), sha256_hex("05"));
+        let eligible_by_name = member(engine.process(
+            &[key(MatchKey::Fn), key(MatchKey::Ln), Field::DateOfBirth],
+            &["Ann", "Lee", "1990-01-05"],
+            &mut scratch,
+        ));
+        assert_eq!(wire(&eligible_by_name, MatchKey::Doby), sha256_hex("1990"));
+    }
+
+    #[test]
+    fn mismatched_row_lengths_do_not_panic() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let rejected = rejection(engine.process(
+            &[key(MatchKey::Email), key(MatchKey::Zip)],
+            &["94025"],
+            &mut scratch,
+        ));
+        assert_eq!(
+            rejected.reason.to_string(),
+            "email invalid and nothing else"
+        );
+        member(engine.process(&[key(MatchKey::Email)], &["a@b.co", "extra"], &mut scratch));
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Engine>();
+        fn assert_send<T: Send>() {}
+        assert_send::<Scratch>();
+    }
+}

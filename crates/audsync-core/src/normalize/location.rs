@@ -177,8 +177,8 @@ pub fn state(
 /// Normalizes a postcode (ZIP) into `out` (contract §4.1: lowercase, no white space; US first
 /// 5 digits; UK area/district/sector).
 ///
-/// - US users (and, when the country is unknown, values shaped like a US ZIP: 5 digits,
-///   ZIP+4 with a dash, a space or nothing between): the first 5 digits; a 4- or 3-digit US ZIP
+/// - US users (and, when the country is unknown, values shaped like a US ZIP: 5 digits, or
+///   ZIP+4 with a dash or a space): the first 5 digits (for US users also `123456789`); a 4- or 3-digit US ZIP
 ///   gets back the leading zeros a spreadsheet dropped (`2134` → `02134`). Other US values are
 ///   absent ("not a US ZIP code").
 /// - UK users (and unknown-country values shaped like a full UK postcode): area, district and
@@ -270,8 +270,7 @@ fn us_zip(compact: &[u8], out: &mut String) -> Result<(), AbsentReason> {
     Ok(())
 }
 
-/// US ZIP shapes accepted when the country is unknown: `12345`, `12345-6789`, `12345 6789`,
-/// `123456789`.
+/// US ZIP shapes accepted when the country is unknown: `12345`, `12345-6789`, `12345 6789`.
 fn us_zip_shape(
     compact: &[u8],
     first_separator: Option<(usize, char)>,
@@ -281,7 +280,8 @@ fn us_zip_shape(
     let shaped = all_digits
         && match compact.len() {
             5 => first_separator.is_none(),
-            9 => matches!(first_separator, None | Some((5, '-' | ' '))),
+            // Nine bare digits could be anything; ZIP+4 needs its separator.
+            9 => matches!(first_separator, Some((5, '-' | ' '))),
             _ => false,
         };
     if shaped {
