@@ -111,6 +111,17 @@ pub(crate) fn business_use_case_usage(
     .to_string()
 }
 
+/// The `x-ad-account-usage` value (contract §6.2): the same percentage as the BUC header and
+/// the seconds until access is regained.
+pub(crate) fn ad_account_usage(percent: u64, remaining: Duration) -> String {
+    json!({
+        "acc_id_util_pct": percent,
+        "reset_time_duration": remaining.as_secs(),
+        "ads_api_access_tier": "standard_access",
+    })
+    .to_string()
+}
+
 /// The `x-app-usage` value (contract §6.2).
 pub(crate) fn app_usage(percent: u64) -> String {
     json!({"call_count": percent, "total_cputime": percent.div_ceil(4), "total_time": percent.div_ceil(3)}).to_string()

@@ -392,20 +392,24 @@ impl World {
             .take(now, calls_per_hour, regain_after)
     }
 
-    /// The `x-business-use-case-usage` header value for an account.
-    pub fn usage_header(
+    /// The `x-business-use-case-usage` and `x-ad-account-usage` header values for an account.
+    pub fn usage_headers(
         &mut self,
         config: &EmulatorConfig,
         account_id: &str,
         now: Instant,
-    ) -> String {
+    ) -> (String, String) {
         let calls_per_hour = self.calls_per_hour(config, account_id);
         let bucket = self
             .buckets
             .entry(account_id.to_owned())
             .or_insert_with(|| Bucket::new(now));
         let percent = bucket.percent_used(now, calls_per_hour);
-        crate::rate::business_use_case_usage(account_id, percent, bucket.time_to_regain(now))
+        let remaining = bucket.time_to_regain(now);
+        (
+            crate::rate::business_use_case_usage(account_id, percent, remaining),
+            crate::rate::ad_account_usage(percent, remaining),
+        )
     }
 
     /// The ad account as the active scenarios show it.

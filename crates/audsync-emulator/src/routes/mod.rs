@@ -1,6 +1,6 @@
 //! The Meta surface: one catch-all `/{version}/{*path}` handler that parses parameters,
 //! authenticates, injects faults and latency, dispatches by path and method (contract §12), and
-//! adds `facebook-api-version`, `x-app-usage` and `x-business-use-case-usage`.
+//! adds `facebook-api-version`, `x-app-usage`, `x-business-use-case-usage` and `x-ad-account-usage`.
 
 mod account;
 mod audience;
@@ -277,12 +277,16 @@ fn process(
             Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
             Err(error) => error.into_response(),
         };
-        if let Some(account_id) = &ctx.account
-            && let Ok(value) = HeaderValue::from_str(&world.usage_header(config, account_id, now))
-        {
-            response
-                .headers_mut()
-                .insert("x-business-use-case-usage", value);
+        if let Some(account_id) = &ctx.account {
+            let (business, ad_account) = world.usage_headers(config, account_id, now);
+            for (name, value) in [
+                ("x-business-use-case-usage", business),
+                ("x-ad-account-usage", ad_account),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
         }
         let snapshot = if ctx.mutated {
             world.generation += 1;
@@ -455,7 +459,13 @@ fn log(
     fault: Option<FaultKind>,
 ) {
     let codes = response.extensions().get::<ErrorCodes>().copied();
-    let fault = fault.map(|fault| format!("{fault:?}"));
+    // The TOML name of the fault, e.g. `unknown-error`.
+    let fault = fault.and_then(|fault| {
+        serde_json::to_value(fault)
+            .ok()?
+            .as_str()
+            .map(str::to_owned)
+    });
     state.shared.lock().log_request(LoggedRequest {
         seq: 0,
         method: method.to_owned(),

@@ -48,6 +48,16 @@ async fn f1_create_audience_answers_an_id_with_version_and_usage_headers() {
     ] {
         assert!(entry[key].is_number(), "{key} in {usage}");
     }
+    let account_usage: Value = serde_json::from_str(
+        reply
+            .header("x-ad-account-usage")
+            .expect("ad account usage"),
+    )
+    .expect("json");
+    assert!(
+        account_usage["acc_id_util_pct"].is_number(),
+        "{account_usage}"
+    );
     let app_usage: Value =
         serde_json::from_str(reply.header("x-app-usage").expect("app usage")).expect("json");
     assert!(app_usage["call_count"].is_number());

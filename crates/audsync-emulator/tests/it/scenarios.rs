@@ -263,11 +263,11 @@ fault = "dropped-connection"
     assert_eq!(
         faults,
         [
-            "UnknownError",
-            "ServiceError",
-            "HtmlError",
-            "AppRateLimit",
-            "DroppedConnection"
+            "unknown-error",
+            "service-error",
+            "html-error",
+            "app-rate-limit",
+            "dropped-connection"
         ]
     );
 }
