@@ -502,6 +502,15 @@ fn load_state_file(path: &Path, world: &mut World, now: Instant) -> std::io::Res
         ));
     }
     world.next_created_seq = file.next_created_seq;
+    // Generated ids must not repeat those of the earlier run that used the same seed.
+    let n_sessions: u64 = file
+        .audiences
+        .iter()
+        .map(|audience| audience.sessions.len() as u64)
+        .sum();
+    world.id_rng = fastrand::Rng::with_seed(
+        world.id_rng.u64(..) ^ file.next_created_seq.rotate_left(29) ^ n_sessions.rotate_left(47),
+    );
     for stored in file.audiences {
         let members = MemberSet::from_members(stored.members);
         let n_members = members.len();
