@@ -88,9 +88,9 @@ pub fn warm_up() {
 /// (Arabic-Indic, Persian, Devanagari, fullwidth, …).
 ///
 /// Absent when it is no phone number at all, when libphonenumber finds it impossible (a
-/// length the country's plan never uses) or implausible (fewer than 7 national digits, one
-/// digit repeated, a North American area code or exchange starting with 0 or 1) unless the
-/// metadata calls it valid, and for a national number when no country is known (unless the
+/// length the country's plan never uses) or implausible (fewer than 7 national digits, a
+/// leading 0 after the country code, one digit repeated, a North American area code or
+/// exchange starting with 0 or 1) unless the metadata calls it valid, and for a national number when no country is known (unless the
 /// digits form a valid international number by themselves).
 pub fn phone(
     input: &str,
@@ -206,7 +206,11 @@ fn phone_number(calling_code: u16, national: &[u8]) -> Option<PhoneNumber> {
 
 /// Cheap checks that reject junk libphonenumber's length check lets through.
 fn is_plausible(calling_code: u16, national: &[u8]) -> bool {
-    if national.len() < MIN_PLAUSIBLE_NATIONAL_DIGITS || national.iter().all(|d| *d == national[0])
+    // A leading 0 inside an international number is a trunk prefix left behind, except in the
+    // few plans (Italy's) where the metadata says the number is valid with it.
+    if national.len() < MIN_PLAUSIBLE_NATIONAL_DIGITS
+        || national[0] == b'0'
+        || national.iter().all(|d| *d == national[0])
     {
         return false;
     }
