@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -103,6 +104,9 @@ pub fn hash_source(
     }
     let parser = source.row_parser();
     let mut counts = HashCounts::default();
+    // Written output buffers go back to the workers: a run allocates a few buffers instead of
+    // one per chunk, which keeps the allocator from spreading them over every thread's arena.
+    let spare_buffers: Mutex<Vec<String>> = Mutex::new(Vec::new());
     run_ordered(
         source.into_chunks(),
         PipelineSettings::with_workers(n_workers),
@@ -110,8 +114,11 @@ pub fn hash_source(
             parser: parser.clone(),
             scratch: Scratch::new(),
         },
-        |worker, chunk| process_chunk(job, worker, &chunk),
-        |chunk_output| {
+        |worker, chunk| {
+            let buffer = lock(&spare_buffers).pop().unwrap_or_default();
+            process_chunk(job, worker, &chunk, buffer)
+        },
+        |mut chunk_output| {
             members_out
                 .write_all(chunk_output.members.as_bytes())
                 .context("cannot write the output")?;
@@ -121,6 +128,8 @@ pub fn hash_source(
                     .context("cannot write the rejects file")?;
             }
             counts.merge(&chunk_output.counts);
+            chunk_output.members.clear();
+            lock(&spare_buffers).push(chunk_output.members);
             Ok(())
         },
     )?;
@@ -163,10 +172,25 @@ impl ChunkOutput {
     }
 }
 
-fn process_chunk(job: &HashJob, worker: &mut Worker, chunk: &RawChunk) -> ChunkOutput {
+/// Locks a mutex whose data stays valid even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Parses, normalizes and hashes one chunk; the members CSV goes into `members` (empty, reused).
+fn process_chunk(
+    job: &HashJob,
+    worker: &mut Worker,
+    chunk: &RawChunk,
+    mut members: String,
+) -> ChunkOutput {
+    // About 5 output bytes per input byte for messy rows (13 keys of 64 hex digits, many
+    // absent, out of ~110 input bytes); the string grows if a chunk needs more.
+    members.reserve(chunk.bytes.len() * 5);
     let mut output = ChunkOutput {
-        // About 12 bytes per input byte for a fully hashed row: 13 × 65 hex bytes out of ~110.
-        members: String::with_capacity(chunk.bytes.len() * 8),
+        members,
         rejects: String::new(),
         counts: HashCounts::default(),
     };
@@ -213,7 +237,10 @@ fn process_chunk(job: &HashJob, worker: &mut Worker, chunk: &RawChunk) -> ChunkO
                     output.members.push(',');
                     let start = output.members.len();
                     member.write_wire(*key, &mut output.members);
-                    quote_if_needed(&mut output.members, start);
+                    // Hashed keys are hex or empty: nothing to quote.
+                    if !key.is_hashed() {
+                        quote_if_needed(&mut output.members, start);
+                    }
                 }
                 output.count_member(member.absent(), &is_output_key);
             }
@@ -265,7 +292,10 @@ fn write_csv_field(out: &mut String, value: &str) {
 
 /// Quotes the CSV field `out[start..]` in place when it needs it (rare: hex never does).
 fn quote_if_needed(out: &mut String, start: usize) {
-    if !out[start..].contains([',', '"', '\n', '\r']) {
+    let needs_quotes = out.as_bytes()[start..]
+        .iter()
+        .any(|byte| matches!(byte, b',' | b'"' | b'\n' | b'\r'));
+    if !needs_quotes {
         return;
     }
     let field = out.split_off(start);

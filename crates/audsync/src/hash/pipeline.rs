@@ -13,6 +13,10 @@ use std::thread;
 
 use anyhow::{Context, anyhow};
 
+/// Most chunks in flight whatever the thread count: with chunks of about 1 MiB in and 2 MiB
+/// out, this keeps the pipeline's buffers under about 100 MiB (issue 2: peak RSS < 200 MiB).
+pub const MAX_CHUNKS_IN_FLIGHT: usize = 32;
+
 /// How many workers, and how many chunks may be in flight at once.
 #[derive(Clone, Copy, Debug)]
 pub struct PipelineSettings {
@@ -22,13 +26,14 @@ pub struct PipelineSettings {
 }
 
 impl PipelineSettings {
-    /// `n_workers` workers (at least one) and four chunks in flight per worker: enough that a
-    /// worker never waits for the reader or the writer, few enough that memory stays small.
+    /// `n_workers` workers (at least one) and two chunks in flight per worker plus two (one
+    /// being read, one being written): enough that a worker never waits for the reader or the
+    /// writer. Capped at [`MAX_CHUNKS_IN_FLIGHT`] so that memory stays flat with many threads.
     pub fn with_workers(n_workers: usize) -> PipelineSettings {
         let n_workers = n_workers.max(1);
         PipelineSettings {
             n_workers,
-            max_in_flight: n_workers * 4,
+            max_in_flight: (n_workers * 2 + 2).min(MAX_CHUNKS_IN_FLIGHT),
         }
     }
 }
