@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::eligibility::{EligibilityRule, RejectReason};
 use crate::field::Field;
-use crate::hash::{DIGEST_LEN, parse_prehashed, sha256};
+use crate::hash::{DIGEST_LEN, parse_prehashed_cell, sha256};
 use crate::key::{KeySet, MatchKey, N_KEYS};
 use crate::member::{AbsentReasons, KeyValue, Member, NormalizedOutcome, Rejection, RowOutcome};
 use crate::normalize::country::{CountryCode, country, n_countries};
@@ -18,21 +18,26 @@ use crate::normalize::gender::{Gender, gender};
 use crate::normalize::location::{STATES, city, state, zip};
 use crate::normalize::misc::{consent, extern_id, lookalike_value, madid};
 use crate::normalize::name::{first_initial, initial, name};
-use crate::normalize::{AbsentReason, email::email, phone, trim_value};
+use crate::normalize::{AbsentReason, email::email, phone};
 use crate::options::{DateOrder, NormalizeOptions};
 
 type Digest = [u8; DIGEST_LEN];
 
 /// Slots per memo cache (a power of two). Names, cities, states and postcodes repeat a lot in
-/// customer files; 4,096 direct-mapped entries per kind hold the common ones in ~1.5 MB per
-/// thread.
-const MEMO_SLOTS: usize = 4096;
+/// customer files; 2,048 direct-mapped 128-byte entries per kind (256 KiB, 1 MiB for the four
+/// kinds) hold the frequent ones while staying close to the core's 1 MiB L2 cache: a memo hit
+/// must cost less than the SHA-256 it saves (~65 ns, crate-choices.md §4).
+const MEMO_SLOTS: usize = 2048;
 
 /// log2 of [`MEMO_SLOTS`].
-const MEMO_BITS: u32 = 12;
+const MEMO_BITS: u32 = 11;
 
-/// Longest raw value worth memoizing; longer ones are normalized every time.
-const MEMO_MAX_RAW_LEN: usize = 48;
+/// Longest raw value, and longest normalized value, a memo entry holds inline (so a hit reads
+/// one entry, without following pointers); longer values are normalized every time.
+const MEMO_TEXT_CAP: usize = 30;
+
+/// `raw_len` of an unused memo entry (longer than any memoized value).
+const MEMO_UNUSED: u8 = u8::MAX;
 
 /// Source of [`Engine`] ids, so a [`Scratch`] used with another engine drops its memos.
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
@@ -175,14 +180,46 @@ struct Memo {
     entries: Vec<MemoEntry>,
 }
 
-#[derive(Default)]
+/// One memoized value: the raw cell, its context (the user's country for ST and ZIP), and the
+/// normalized text and digest, or the reason it is absent. 128 bytes, cache-line aligned.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
 struct MemoEntry {
-    used: bool,
+    raw_len: u8,
+    normalized_len: u8,
+    has_digest: bool,
     context: u16,
-    raw: String,
+    raw: [u8; MEMO_TEXT_CAP],
+    normalized: [u8; MEMO_TEXT_CAP],
     result: Option<AbsentReason>,
-    normalized: String,
-    digest: Option<Digest>,
+    digest: Digest,
+}
+
+impl MemoEntry {
+    const UNUSED: MemoEntry = MemoEntry {
+        raw_len: MEMO_UNUSED,
+        normalized_len: 0,
+        has_digest: false,
+        context: 0,
+        raw: [0; MEMO_TEXT_CAP],
+        normalized: [0; MEMO_TEXT_CAP],
+        result: None,
+        digest: [0; DIGEST_LEN],
+    };
+
+    fn holds(&self, raw: &str, context: u16) -> bool {
+        usize::from(self.raw_len) == raw.len()
+            && self.context == context
+            && self.raw.get(..raw.len()) == Some(raw.as_bytes())
+    }
+
+    fn normalized(&self) -> &str {
+        // Stored from a `&str` that fit, so this is valid UTF-8.
+        self.normalized
+            .get(..usize::from(self.normalized_len))
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or("")
+    }
 }
 
 /// Multiplier of the memo hash (FxHash's).
@@ -237,7 +274,12 @@ impl fmt::Debug for Scratch {
         let n_memoized: usize = self
             .memos
             .iter()
-            .map(|memo| memo.entries.iter().filter(|entry| entry.used).count())
+            .map(|memo| {
+                memo.entries
+                    .iter()
+                    .filter(|entry| entry.raw_len != MEMO_UNUSED)
+                    .count()
+            })
             .sum();
         formatter
             .debug_struct("Scratch")
@@ -416,7 +458,7 @@ impl Engine {
         value: &str,
         slot: &mut Slot,
     ) -> Result<Option<CountryCode>, AbsentReason> {
-        if let Some(digest) = parse_prehashed(trim_value(value)) {
+        if let Some(digest) = parse_prehashed_cell(value) {
             set_prehashed(slot, digest);
             return Ok(None);
         }
@@ -435,7 +477,7 @@ impl Engine {
             return;
         }
         let hashed = key.is_hashed() || (key == MatchKey::ExternId && self.options.hash_extern_id);
-        if hashed && let Some(digest) = parse_prehashed(trim_value(value)) {
+        if hashed && let Some(digest) = parse_prehashed_cell(value) {
             set_prehashed(slot, digest);
             return;
         }
@@ -549,41 +591,50 @@ impl Engine {
         text: &mut String,
         normalize: impl FnOnce(&str, &mut String) -> Result<(), AbsentReason>,
     ) -> Result<Option<Digest>, AbsentReason> {
-        if raw.len() > MEMO_MAX_RAW_LEN {
+        if raw.len() > MEMO_TEXT_CAP {
             normalize(raw, text)?;
             return Ok(context.want_digests.then(|| self.kind_digest(kind, text)));
         }
         let memo = &mut memos[kind as usize];
         if memo.entries.is_empty() {
-            memo.entries.resize_with(MEMO_SLOTS, MemoEntry::default);
+            memo.entries = vec![MemoEntry::UNUSED; MEMO_SLOTS];
         }
         let entry = &mut memo.entries[memo_slot(raw, memo_context)];
-        let hit = entry.used && entry.context == memo_context && entry.raw == raw;
-        if !hit {
-            entry.used = true;
+        if entry.holds(raw, memo_context) {
+            if let Some(reason) = entry.result {
+                return Err(reason);
+            }
+            text.clear();
+            text.push_str(entry.normalized());
+        } else {
+            let result = normalize(raw, text);
+            entry.raw_len = MEMO_UNUSED;
+            if let Err(reason) = result {
+                entry.result = Some(reason);
+                entry.normalized_len = 0;
+            } else if text.len() <= MEMO_TEXT_CAP {
+                entry.result = None;
+                entry.normalized[..text.len()].copy_from_slice(text.as_bytes());
+                // Both lengths are at most MEMO_TEXT_CAP (30).
+                entry.normalized_len = text.len() as u8;
+            } else {
+                // Too long to keep: leave the entry unused.
+                return Ok(context.want_digests.then(|| self.kind_digest(kind, text)));
+            }
+            entry.raw[..raw.len()].copy_from_slice(raw.as_bytes());
+            entry.raw_len = raw.len() as u8;
             entry.context = memo_context;
-            entry.raw.clear();
-            entry.raw.push_str(raw);
-            entry.result = normalize(raw, &mut entry.normalized).err();
-            entry.digest = None;
+            entry.has_digest = false;
+            result?;
         }
-        if let Some(reason) = entry.result {
-            return Err(reason);
-        }
-        text.clear();
-        text.push_str(&entry.normalized);
         if !context.want_digests {
             return Ok(None);
         }
-        let digest = match entry.digest {
-            Some(digest) => digest,
-            None => {
-                let digest = self.kind_digest(kind, &entry.normalized);
-                entry.digest = Some(digest);
-                digest
-            }
-        };
-        Ok(Some(digest))
+        if !entry.has_digest {
+            entry.digest = self.kind_digest(kind, text);
+            entry.has_digest = true;
+        }
+        Ok(Some(entry.digest))
     }
 
     fn kind_digest(&self, kind: MemoKind, normalized: &str) -> Digest {
@@ -1159,6 +1210,54 @@ mod tests {
             "email invalid and nothing else"
         );
         member(engine.process(&[key(MatchKey::Email)], &["a@b.co", "extra"], &mut scratch));
+    }
+
+    #[test]
+    fn memo_hits_misses_collisions_and_long_values_agree_with_the_normalizers() {
+        let engine = engine_with(|options| options.default_country = CountryCode::parse("us"));
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::Email),
+            key(MatchKey::Fn),
+            key(MatchKey::Ct),
+            key(MatchKey::Zip),
+        ];
+        let values: Vec<(String, String, String)> = (0..3 * MEMO_SLOTS)
+            .map(|index| {
+                let first = match index % 4 {
+                    0 => format!("Ann{index}"),
+                    1 => "123".to_owned(),
+                    2 => format!("Bartholomew-Maximilian Alexander {index}"),
+                    _ => ["Zoë", "José", "정"][index % 3].to_owned(),
+                };
+                (
+                    first,
+                    format!("Ville-{}", index % 97),
+                    format!("{:05}", index * 7 % 100_000),
+                )
+            })
+            .collect();
+        // Two passes: the second one is served from the memos where they held.
+        for _ in 0..2 {
+            for (first, city_name, zip_code) in &values {
+                let outcome = engine.process(
+                    &fields,
+                    &["a@b.co", first, city_name, zip_code],
+                    &mut scratch,
+                );
+                let member = member(outcome);
+                let mut expected = String::new();
+                let fn_wire = match name(first, NameScript::Unicode, &mut expected) {
+                    Ok(()) => sha256_hex(&expected),
+                    Err(_) => String::new(),
+                };
+                assert_eq!(wire(&member, MatchKey::Fn), fn_wire, "{first:?}");
+                city(city_name, &mut expected).unwrap();
+                assert_eq!(wire(&member, MatchKey::Ct), sha256_hex(&expected));
+                zip(zip_code, CountryCode::parse("us"), &mut expected).unwrap();
+                assert_eq!(wire(&member, MatchKey::Zip), sha256_hex(&expected));
+            }
+        }
     }
 
     #[test]

@@ -37,6 +37,15 @@ pub fn sha256_hex(normalized: &str) -> String {
     hex_str(&sha256(normalized), &mut buffer).to_owned()
 }
 
+/// [`parse_prehashed`] of `value` with white space around it: cheap for the usual short
+/// values, which cannot be a digest.
+pub fn parse_prehashed_cell(value: &str) -> Option<[u8; DIGEST_LEN]> {
+    if value.len() < HEX_DIGEST_LEN {
+        return None;
+    }
+    parse_prehashed(crate::normalize::trim_value(value))
+}
+
 /// If `value` (already trimmed) is exactly 64 hex characters in any case, the digest it spells:
 /// such input is passed through (lowercased), never hashed twice (contract §4.3).
 pub fn parse_prehashed(value: &str) -> Option<[u8; DIGEST_LEN]> {

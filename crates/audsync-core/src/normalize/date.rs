@@ -2,7 +2,6 @@
 //! separate DOBY, DOBM and DOBD columns.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use super::{AbsentReason, digit_value, fold_ascii_letters, prepare};
@@ -369,14 +368,16 @@ pub fn date_of_birth(
     if let Some(position) = month_position {
         return date_with_month_name(tokens, position, order, current_year);
     }
-    let numbers: Vec<(u32, u8)> = tokens
-        .iter()
-        .filter_map(|token| match token {
-            Token::Number { value, n_digits } => Some((*value, *n_digits)),
-            Token::Month(_) => None,
-        })
-        .collect();
-    match numbers.as_slice() {
+    let mut numbers = [(0u32, 0u8); MAX_TOKENS];
+    let mut n_numbers = 0;
+    for token in tokens {
+        if let (Token::Number { value, n_digits }, Some(slot)) = (token, numbers.get_mut(n_numbers))
+        {
+            *slot = (*value, *n_digits);
+            n_numbers += 1;
+        }
+    }
+    match &numbers[..n_numbers] {
         [(value, 4)] => Ok(BirthDate {
             year: year_of(*value, 4, current_year)?,
             month: None,
@@ -526,12 +527,22 @@ pub fn write_parts(date: &BirthDate, year: &mut String, month: &mut String, day:
     year.clear();
     month.clear();
     day.clear();
-    let _ = write!(year, "{:04}", date.year);
+    push_padded(year, u32::from(date.year), 4);
     if let Some(value) = date.month {
-        let _ = write!(month, "{value:02}");
+        push_padded(month, u32::from(value), 2);
     }
     if let Some(value) = date.day {
-        let _ = write!(day, "{value:02}");
+        push_padded(day, u32::from(value), 2);
+    }
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded (no formatting machinery:
+/// this runs for every birth date).
+fn push_padded(out: &mut String, value: u32, width: u32) {
+    for position in (0..width).rev() {
+        let digit = value / 10u32.pow(position) % 10;
+        // A digit is below 10.
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -556,7 +567,7 @@ pub fn birth_year(input: &str, current_year: u16, out: &mut String) -> Result<()
         return Err(NOT_A_YEAR);
     };
     let year = year_of(value, n_digits, current_year)?;
-    let _ = write!(out, "{year:04}");
+    push_padded(out, u32::from(year), 4);
     Ok(())
 }
 
@@ -575,7 +586,7 @@ pub fn birth_month(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     if !(1..=12).contains(&month) {
         return Err(MONTH_OUT_OF_RANGE);
     }
-    let _ = write!(out, "{month:02}");
+    push_padded(out, month, 2);
     Ok(())
 }
 
@@ -592,7 +603,7 @@ pub fn birth_day(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     if !(1..=31).contains(&value) {
         return Err(DAY_OUT_OF_RANGE);
     }
-    let _ = write!(out, "{value:02}");
+    push_padded(out, value, 2);
     Ok(())
 }
 

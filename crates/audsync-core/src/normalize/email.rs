@@ -37,7 +37,17 @@ pub fn email(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     let Some((local, domain)) = value.split_once('@') else {
         return Err(NOT_AN_ADDRESS);
     };
-    if local.is_empty() || !is_domain(domain) || !local.chars().all(is_address_char) {
+    let well_formed = if value.is_ascii() {
+        !local.is_empty()
+            && local.bytes().all(is_address_byte)
+            && domain.contains('.')
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && label.bytes().all(is_address_byte))
+    } else {
+        !local.is_empty() && is_domain(domain) && local.chars().all(is_address_char)
+    };
+    if !well_formed {
         return Err(NOT_AN_ADDRESS);
     }
     if value.is_ascii() {
@@ -60,6 +70,11 @@ fn is_address_char(character: char) -> bool {
             character,
             '<' | '>' | ',' | ';' | '"' | '@' | '(' | ')' | '[' | ']' | '\\'
         )
+}
+
+/// [`is_address_char`] for ASCII.
+fn is_address_byte(byte: u8) -> bool {
+    byte > b' ' && byte != 0x7f && !b"<>,;\"@()[]\\".contains(&byte)
 }
 
 fn is_domain(domain: &str) -> bool {

@@ -132,6 +132,14 @@ pub fn gender(input: &str) -> Result<Gender, AbsentReason> {
     if value.len() > MAX_WORD_LEN {
         return Err(UNKNOWN_GENDER);
     }
+    // The common spellings, without the Unicode path.
+    match value.as_bytes() {
+        [b'm' | b'M'] => return Ok(Gender::Male),
+        [b'f' | b'F'] => return Ok(Gender::Female),
+        bytes if bytes.eq_ignore_ascii_case(b"male") => return Ok(Gender::Male),
+        bytes if bytes.eq_ignore_ascii_case(b"female") => return Ok(Gender::Female),
+        _ => {}
+    }
     let mut letters = [0u8; MAX_WORD_LEN * 2];
     let mut n_letters = 0;
     for character in value.chars().filter(|c| c.is_alphabetic()) {

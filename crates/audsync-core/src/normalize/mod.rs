@@ -64,8 +64,20 @@ pub(crate) fn is_invisible_char(character: char) -> bool {
     )
 }
 
-/// `value` without [`is_trim_char`] characters at either end.
-pub(crate) fn trim_value(value: &str) -> &str {
+/// `value` without the trim characters (Unicode white space, NBSP, zero-width characters, BOM,
+/// control characters) at either end.
+pub fn trim_value(value: &str) -> &str {
+    if value.is_ascii() {
+        // In ASCII, the trim characters are the controls and the space.
+        let is_kept = |byte: &u8| *byte > b' ' && *byte != 0x7f;
+        let bytes = value.as_bytes();
+        let Some(start) = bytes.iter().position(is_kept) else {
+            return "";
+        };
+        let end = bytes.iter().rposition(is_kept).map_or(start, |end| end + 1);
+        // Both ends are ASCII positions, so they are char boundaries.
+        return value.get(start..end).unwrap_or("");
+    }
     value.trim_matches(is_trim_char)
 }
 

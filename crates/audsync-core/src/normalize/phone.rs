@@ -27,6 +27,16 @@ const MIN_PLAUSIBLE_NATIONAL_DIGITS: usize = 7;
 /// North American Numbering Plan calling code.
 const NANPA_CALLING_CODE: u16 = 1;
 
+/// Regions whose national (trunk) prefix is a single `0` that libphonenumber always strips
+/// from national numbers (`06 12 34 56 78` in France is `+33 6 12 34 56 78`). For these the
+/// fast path strips it too; a test checks it against the full parser on every example number.
+/// Italy is not here: its leading 0 is part of the number.
+const TRUNK_ZERO_REGIONS: &[&str] = &[
+    "AE", "AT", "AU", "BD", "BE", "BG", "CH", "CN", "DE", "EG", "FI", "FR", "GB", "HR", "ID", "IE",
+    "IL", "IN", "JP", "KE", "KR", "MY", "NG", "NL", "NZ", "PE", "PH", "PK", "RO", "RS", "SA", "SE",
+    "SI", "SK", "TH", "TR", "TW", "UA", "VN", "ZA",
+];
+
 /// Calling codes whose national-prefix rules (`1` after `+52`, `15`/`9` after `+54`, carrier
 /// codes after `+55`/`+57`) libphonenumber rewrites even in international form; the fast path
 /// leaves them to the full parser.
@@ -35,8 +45,43 @@ const FULL_PARSE_CALLING_CODES: &[u16] = &[52, 54, 55, 57];
 struct PhoneTables {
     /// `is_calling_code[c]`: whether `c` (1–999) is an assigned country calling code.
     is_calling_code: Vec<bool>,
-    /// Per country-table index: libphonenumber region and calling code, when it has metadata.
-    regions: Vec<Option<(Region, u16)>>,
+    /// Per country-table index: what the phone normalizer needs of the region, when
+    /// libphonenumber has metadata for it.
+    regions: Vec<Option<RegionInfo>>,
+}
+
+/// A region as the phone normalizer uses it.
+#[derive(Clone, Copy, Debug)]
+struct RegionInfo {
+    region: Region,
+    calling_code: u16,
+    /// The calling code as ASCII digits (`calling_code_text[..calling_code_len]`).
+    calling_code_text: [u8; 3],
+    calling_code_len: usize,
+    /// Whether the region is in [`TRUNK_ZERO_REGIONS`].
+    trunk_zero: bool,
+}
+
+/// `code` (1–999) as ASCII digits.
+fn code_digits(code: u16) -> ([u8; 3], usize) {
+    // Each digit is below 10, so the casts cannot truncate.
+    let digits = [
+        (code / 100) as u8,
+        (code / 10 % 10) as u8,
+        (code % 10) as u8,
+    ];
+    let skip = if code >= 100 {
+        0
+    } else if code >= 10 {
+        1
+    } else {
+        2
+    };
+    let mut text = [0u8; 3];
+    for (slot, digit) in text.iter_mut().zip(&digits[skip..]) {
+        *slot = b'0' + digit;
+    }
+    (text, 3 - skip)
 }
 
 fn tables() -> &'static PhoneTables {
@@ -60,7 +105,16 @@ fn tables() -> &'static PhoneTables {
                 let upper = country.upper();
                 let region = Region::from_code(std::str::from_utf8(&upper).ok()?).ok()?;
                 let code = PHONE_NUMBER_UTIL.get_country_code_for_region(region)?;
-                Some((region, u16::try_from(code).ok()?))
+                let calling_code = u16::try_from(code).ok().filter(|code| *code < 1000)?;
+                let (calling_code_text, calling_code_len) = code_digits(calling_code);
+                Some(RegionInfo {
+                    region,
+                    calling_code,
+                    calling_code_text,
+                    calling_code_len,
+                    trunk_zero: std::str::from_utf8(&upper)
+                        .is_ok_and(|code| TRUNK_ZERO_REGIONS.contains(&code)),
+                })
             })
             .collect();
         PhoneTables {
@@ -158,7 +212,7 @@ impl SimpleNumber {
     /// Without a region, treats a leading `00` (the IDD of most of the world) and `011` (North
     /// America's) as `+`. With a region, libphonenumber applies that region's own IDD (`001`
     /// from Korea, `0011` from Australia, `00` from France, `011` from the US).
-    fn apply_idd(&mut self, region: Option<(Region, u16)>) {
+    fn apply_idd(&mut self, region: Option<RegionInfo>) {
         if self.international_from.is_some() || region.is_some() {
             return;
         }
@@ -236,7 +290,7 @@ fn accepts(number: &PhoneNumber, calling_code: u16, national: &[u8]) -> bool {
 /// with their trunk `1` after `+1`, …).
 fn fast_path(
     simple: &SimpleNumber,
-    region: Option<(Region, u16)>,
+    region: Option<RegionInfo>,
     tables: &PhoneTables,
     out: &mut String,
 ) -> Option<()> {
@@ -250,18 +304,21 @@ fn fast_path(
             (code, &digits[length..])
         }
         None => {
-            let (_, region_code) = region?;
-            let code_text = region_code.to_string();
-            if digits.starts_with(code_text.as_bytes()) {
+            let info = region?;
+            let code_text = &info.calling_code_text[..info.calling_code_len];
+            if digits.starts_with(code_text) {
                 // `16505551234` in the US: the calling code, unless the whole could be a
                 // national number too (then the full parser weighs both readings).
-                let whole = phone_number(region_code, digits)?;
+                let whole = phone_number(info.calling_code, digits)?;
                 if PHONE_NUMBER_UTIL.is_possible_number(&whole) {
                     return None;
                 }
-                (region_code, &digits[code_text.len()..])
+                (info.calling_code, &digits[code_text.len()..])
+            } else if info.trunk_zero && digits.first() == Some(&b'0') {
+                // `06 12 34 56 78` in France: the trunk prefix goes.
+                (info.calling_code, &digits[1..])
             } else {
-                (region_code, digits)
+                (info.calling_code, digits)
             }
         }
     };
@@ -283,16 +340,20 @@ fn fast_path(
 }
 
 fn write_e164_digits(calling_code: u16, national: &[u8], out: &mut String) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{calling_code}");
-    out.extend(national.iter().map(|digit| char::from(*digit)));
+    let (code_text, code_len) = code_digits(calling_code);
+    out.extend(
+        code_text[..code_len]
+            .iter()
+            .chain(national)
+            .map(|digit| char::from(*digit)),
+    );
 }
 
 /// libphonenumber's full parse with the user's region.
 fn full_parse(
     value: &str,
     simple: Option<&SimpleNumber>,
-    region: Option<(Region, u16)>,
+    region: Option<RegionInfo>,
     out: &mut String,
 ) -> Result<(), AbsentReason> {
     let mut text: Cow<'_, str> = if value.is_ascii() {
@@ -328,7 +389,7 @@ fn full_parse(
         return Err(NO_COUNTRY);
     }
     let number = PHONE_NUMBER_UTIL
-        .parse(text.as_ref(), region.map(|(region, _)| region))
+        .parse(text.as_ref(), region.map(|info| info.region))
         .map_err(|_| NOT_A_PHONE_NUMBER)?;
     write_parsed(&number, out)
 }
@@ -518,8 +579,9 @@ mod tests {
         use rlibphonenumber::PhoneNumberType;
         let tables = tables();
         let mut n_fast = 0;
+        let mut n_fast_trunk = 0;
         for index in 0..n_countries() {
-            let Some((region, _)) = tables.regions[index] else {
+            let Some(RegionInfo { region, .. }) = tables.regions[index] else {
                 continue;
             };
             let country = CountryCode::from_index(index);
@@ -546,6 +608,7 @@ mod tests {
                         continue;
                     }
                     n_fast += 1;
+                    n_fast_trunk += usize::from(written.starts_with('0'));
                     let mut full = String::new();
                     let full_result =
                         full_parse(&written, Some(&simple), tables.regions[index], &mut full);
@@ -558,5 +621,9 @@ mod tests {
             }
         }
         assert!(n_fast > 300, "the fast path took only {n_fast} numbers");
+        assert!(
+            n_fast_trunk >= TRUNK_ZERO_REGIONS.len(),
+            "the trunk-prefix fast path took only {n_fast_trunk} numbers"
+        );
     }
 }
