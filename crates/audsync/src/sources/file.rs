@@ -234,6 +234,7 @@ impl FileSource {
             delimiter: self.delimiter,
             columns: self.columns.clone(),
             record: csv::ByteRecord::new(),
+            field_ends: Vec::new(),
             json_values: Vec::new(),
         }
     }
@@ -420,7 +421,7 @@ fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
     count
 }
 
-fn csv_reader(delimiter: u8, bytes: &[u8]) -> csv::Reader<&[u8]> {
+fn csv_reader<R: Read>(delimiter: u8, input: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -428,8 +429,8 @@ fn csv_reader(delimiter: u8, bytes: &[u8]) -> csv::Reader<&[u8]> {
         // Records end at `\n` only, as the splitter decides; a `\r` before it is dropped from
         // the last field by the parser.
         .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(64 * 1024)
-        .from_reader(bytes)
+        .buffer_capacity(8 * 1024)
+        .from_reader(input)
 }
 
 /// A run of whole raw rows, in input order.
@@ -738,6 +739,8 @@ pub struct RowParser {
     delimiter: u8,
     columns: Vec<String>,
     record: csv::ByteRecord,
+    /// End of each field of the line being split (reused).
+    field_ends: Vec<usize>,
     json_values: Vec<Cow<'static, str>>,
 }
 
@@ -759,52 +762,144 @@ impl RowParser {
         }
     }
 
+    /// CSV rows: a line without any quote (most lines) is split at the delimiter right here;
+    /// a line with a quote goes through the `csv` crate, which reads the quoted fields and
+    /// the lines they may span.
     fn for_each_csv_row(
         &mut self,
         chunk: &RawChunk,
         wanted: &[usize],
         visit: &mut impl FnMut(ParsedRow<'_>),
     ) {
-        let n_columns = self.columns.len();
-        let mut reader = csv_reader(self.delimiter, &chunk.bytes);
+        let bytes = &chunk.bytes[..];
+        let mut quoted_reader: Option<csv::Reader<io::Cursor<&[u8]>>> = None;
         let mut spare_values: Vec<&str> = Vec::with_capacity(wanted.len());
-        // Reading from memory cannot fail, and the csv crate reports no syntax errors in
-        // flexible mode; an error would end the chunk rather than loop.
-        while let Ok(true) = reader.read_byte_record(&mut self.record) {
-            let line = record_line(chunk, &self.record);
-            let record = &self.record;
-            if record.len() != n_columns {
-                visit((
-                    line,
-                    Err(RowError::WrongColumnCount {
-                        expected: n_columns,
-                        found: record.len(),
-                    }),
-                ));
+        let mut pos = 0;
+        let mut line = chunk.first_line;
+        while pos < bytes.len() {
+            let line_end =
+                memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |offset| pos + offset);
+            let raw_line = &bytes[pos..line_end];
+            if memchr::memchr(b'"', raw_line).is_none() {
+                let record = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+                // Blank lines are no rows (as for the csv crate).
+                if !record.is_empty() {
+                    let mut values = recycle(std::mem::take(&mut spare_values));
+                    match self.plain_record_values(record, wanted, &mut values) {
+                        Ok(()) => visit((line, Ok(&values))),
+                        Err(error) => visit((line, Err(error))),
+                    }
+                    spare_values = recycle(values);
+                }
+                pos = line_end + 1;
+                line += 1;
                 continue;
             }
+            let reader = quoted_reader
+                .get_or_insert_with(|| csv_reader(self.delimiter, io::Cursor::new(bytes)));
+            let mut start = csv::Position::new();
+            start.set_byte(pos as u64);
+            // Reading from memory cannot fail, and the csv crate reports no syntax errors in
+            // flexible mode; an error would end the chunk rather than loop.
+            if reader
+                .seek_raw(io::SeekFrom::Start(pos as u64), start)
+                .is_err()
+            {
+                break;
+            }
+            match reader.read_byte_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
+            let end = (reader.position().byte() as usize).clamp(pos + 1, bytes.len());
             let mut values = recycle(std::mem::take(&mut spare_values));
-            // Fast path: one UTF-8 check for the whole record, then each wanted field is a
-            // slice of it. A field whose ends are not character boundaries is invalid on its
-            // own; that and an invalid record go the slow path, field by field, so that only
-            // the wanted columns decide and the error names the column.
-            let fast = match std::str::from_utf8(record.as_slice()) {
-                Ok(whole) => self.whole_record_fields(record, whole, wanted, &mut values),
-                Err(_) => FastPath::Retry,
-            };
-            let row_error = match fast {
-                FastPath::Done => None,
-                FastPath::Error(error) => Some(error),
-                FastPath::Retry => {
-                    values.clear();
-                    self.field_by_field(record, wanted, &mut values)
-                }
-            };
-            match row_error {
-                Some(error) => visit((line, Err(error))),
-                None => visit((line, Ok(&values))),
+            match self.csv_record_values(wanted, &mut values) {
+                Ok(()) => visit((line, Ok(&values))),
+                Err(error) => visit((line, Err(error))),
             }
             spare_values = recycle(values);
+            line += memchr::memchr_iter(b'\n', &bytes[pos..end]).count() as u64;
+            pos = end;
+        }
+    }
+
+    /// The wanted fields of a line without quotes.
+    fn plain_record_values<'record>(
+        &mut self,
+        record: &'record [u8],
+        wanted: &[usize],
+        values: &mut Vec<&'record str>,
+    ) -> Result<(), RowError> {
+        let n_columns = self.columns.len();
+        self.field_ends.clear();
+        self.field_ends
+            .extend(memchr::memchr_iter(self.delimiter, record));
+        self.field_ends.push(record.len());
+        if self.field_ends.len() != n_columns {
+            return Err(RowError::WrongColumnCount {
+                expected: n_columns,
+                found: self.field_ends.len(),
+            });
+        }
+        // One UTF-8 check for the whole line; the delimiter is ASCII, so every field of a
+        // valid line is valid. Otherwise only the wanted fields decide.
+        let whole = std::str::from_utf8(record).ok();
+        for column_idx in wanted {
+            let start = match column_idx.checked_sub(1) {
+                Some(previous) => self.field_ends[previous] + 1,
+                None => 0,
+            };
+            let end = self.field_ends[*column_idx];
+            if end - start > MAX_FIELD_BYTES {
+                return Err(RowError::FieldTooLong {
+                    column: self.columns[*column_idx].clone(),
+                });
+            }
+            let field = match whole.and_then(|whole| whole.get(start..end)) {
+                Some(field) => field,
+                None => {
+                    std::str::from_utf8(&record[start..end]).map_err(|_| RowError::InvalidUtf8 {
+                        column: self.columns[*column_idx].clone(),
+                    })?
+                }
+            };
+            values.push(field);
+        }
+        Ok(())
+    }
+
+    /// The wanted fields of the record the csv crate just read into `self.record`.
+    fn csv_record_values<'record>(
+        &'record self,
+        wanted: &[usize],
+        values: &mut Vec<&'record str>,
+    ) -> Result<(), RowError> {
+        let n_columns = self.columns.len();
+        let record = &self.record;
+        if record.len() != n_columns {
+            return Err(RowError::WrongColumnCount {
+                expected: n_columns,
+                found: record.len(),
+            });
+        }
+        // Fast path: one UTF-8 check for the whole record, then each wanted field is a slice
+        // of it. A field whose ends are not character boundaries is invalid on its own; that
+        // and an invalid record go the slow path, field by field, so that only the wanted
+        // columns decide and the error names the column.
+        let fast = match std::str::from_utf8(record.as_slice()) {
+            Ok(whole) => self.whole_record_fields(record, whole, wanted, values),
+            Err(_) => FastPath::Retry,
+        };
+        match fast {
+            FastPath::Done => Ok(()),
+            FastPath::Error(error) => Err(error),
+            FastPath::Retry => {
+                values.clear();
+                match self.field_by_field(record, wanted, values) {
+                    Some(error) => Err(error),
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -955,21 +1050,6 @@ fn recycle<'new>(mut values: Vec<&str>) -> Vec<&'new str> {
     values.into_iter().map(|_| "").collect()
 }
 
-/// The line a CSV record starts on. The csv crate places a record after the blank lines it
-/// skipped before it, so those are counted here.
-fn record_line(chunk: &RawChunk, record: &csv::ByteRecord) -> u64 {
-    let Some(position) = record.position() else {
-        return chunk.first_line;
-    };
-    let start = (position.byte() as usize).min(chunk.bytes.len());
-    let n_blank_newlines = chunk.bytes[start..]
-        .iter()
-        .take_while(|byte| **byte == b'\n' || **byte == b'\r')
-        .filter(|byte| **byte == b'\n')
-        .count() as u64;
-    chunk.first_line + position.line() - 1 + n_blank_newlines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1057,6 +1137,38 @@ mod tests {
                 ),
                 (6, Err(RowError::UnterminatedQuote)),
                 (7, Ok("5|fine".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_and_quoted_lines_agree_with_the_csv_crate() {
+        let input = b"id,name,note\r\n\r\n1,\"Doe, John\",x\r\n2,plain,\xff\r\n3,\"a\"\"b\",\"multi\nline\"\r\n4,O\"Brien,y\r\n5,\"q\",too,many\r\n6,last,z";
+        let source = source(input, FileFormat::Csv);
+        let mut parser = source.row_parser();
+        // Only `id` and `name` are wanted: invalid UTF-8 in `note` does not matter.
+        let wanted = [0, 1];
+        let mut rows = Vec::new();
+        for chunk in source.into_chunks() {
+            parser.for_each_row(&chunk.unwrap(), &wanted, |(line, values)| {
+                rows.push((line, values.map(|values| values.join("|"))));
+            });
+        }
+        assert_eq!(
+            rows,
+            [
+                (3, Ok("1|Doe, John".to_string())),
+                (4, Ok("2|plain".to_string())),
+                (5, Ok("3|a\"b".to_string())),
+                (7, Ok("4|O\"Brien".to_string())),
+                (
+                    8,
+                    Err(RowError::WrongColumnCount {
+                        expected: 3,
+                        found: 4
+                    })
+                ),
+                (9, Ok("6|last".to_string())),
             ]
         );
     }
