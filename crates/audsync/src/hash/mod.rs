@@ -459,7 +459,7 @@ fn refuse_to_overwrite_input(input: &Path, output: &Path) -> anyhow::Result<()> 
 }
 
 /// The current year (UTC), for the DOBY range and two-digit years.
-fn current_year() -> u16 {
+pub fn current_year() -> u16 {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
