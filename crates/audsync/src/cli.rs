@@ -19,6 +19,38 @@ pub enum Command {
     Hash(HashArgs),
     /// Hash the bundled example file (examples/customers.csv) and print the report.
     Demo,
+    /// Run the local Graph API emulator (a sandbox Meta) until Ctrl-C.
+    Emulator(EmulatorArgs),
+}
+
+/// `audsync emulator`: serves the Graph API emulator and prints its URL and credentials.
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port (the real one is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4010")]
+    pub listen: std::net::SocketAddr,
+
+    /// An ad account to serve (`act_123` or `123`), active with accepted terms. The first
+    /// replaces the default account; repeat to add more.
+    #[arg(long = "ad-account", value_name = "act_ID")]
+    pub ad_accounts: Vec<String>,
+
+    /// An access token to accept (a never-expiring system-user token with admin rights on
+    /// every account). The first replaces the default token; repeat to add more.
+    #[arg(long = "token", value_name = "TOKEN")]
+    pub tokens: Vec<String>,
+
+    /// A scenario to start with: a built-in name (tos-not-accepted, expired-token,
+    /// revoked-token, no-ads-management, not-admin, disabled-account, flagged-audience,
+    /// throttled, flaky, slow, transient-burst, flaky-and-throttled) or a .toml file. Repeat to
+    /// stack them.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+
+    /// Keep audiences and members in this JSON file (loaded at start, written after every
+    /// change) instead of in memory.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 /// `audsync hash`: reads a CSV or JSON Lines customer file, writes one row of match keys per

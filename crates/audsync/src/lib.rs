@@ -4,7 +4,9 @@
 //! - `cli.rs`: subcommands and flags (parsing only).
 //! - `sources/`: readers that turn customer files into rows of values, and column mapping.
 //! - `hash/`: `audsync hash` and `audsync demo`: the ordered parallel normalize+hash pipeline.
+//! - `emulator_command.rs`: `audsync emulator`, the Graph API emulator until Ctrl-C.
 
 pub mod cli;
+pub mod emulator_command;
 pub mod hash;
 pub mod sources;

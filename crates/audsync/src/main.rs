@@ -13,11 +13,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     install_panic_hook();
     let result = match &cli.command {
-        Command::Hash(args) => audsync::hash::run(args),
-        Command::Demo => audsync::hash::demo(),
+        Command::Hash(args) => audsync::hash::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Demo => audsync::hash::demo().map(|()| ExitCode::SUCCESS),
+        Command::Emulator(args) => audsync::emulator_command::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(exit_code) => exit_code,
         Err(error) => {
             eprintln!("audsync: error: {error:#}");
             ExitCode::from(EXIT_USAGE_OR_IO_ERROR)

@@ -1,4 +1,5 @@
 //! Integration tests of the `audsync` binary, one module per command.
 
+mod emulator;
 mod hash;
 mod support;
