@@ -2,17 +2,107 @@
 //! hex, and `Engine::process` on whole 11-column rows (the end-to-end cost per user).
 //!
 //! The corpus is generated here with a fixed-seed PRNG (no files): the same inputs every run.
+//! Times are this thread's CPU time (`/proc/thread-self/schedstat` on Linux, wall time
+//! elsewhere), so figures stay comparable on a shared, busy machine.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use audsync_core::normalize::{country, date, email, gender, location, name, phone};
 use audsync_core::{
     CountryCode, DateOrder, EligibilityRule, Engine, Field, MatchKey, NameScript, NormalizeOptions,
     Scratch,
 };
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const YEAR: u16 = 2026;
+
+/// Criterion measurement: CPU time of the benchmarking thread.
+struct ThreadCpuTime;
+
+/// This thread's time on a CPU, in nanoseconds (first field of its schedstat), if readable.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = (Option<u64>, Instant);
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        (thread_cpu_ns(), Instant::now())
+    }
+
+    fn end(&self, (cpu_start, wall_start): Self::Intermediate) -> Duration {
+        match (cpu_start, thread_cpu_ns()) {
+            (Some(start), Some(end)) => Duration::from_nanos(end.saturating_sub(start)),
+            _ => wall_start.elapsed(),
+        }
+    }
+
+    fn add(&self, first: &Duration, second: &Duration) -> Duration {
+        *first + *second
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical_ns < 1e3 {
+            (1.0, "ns")
+        } else if typical_ns < 1e6 {
+            (1e-3, "µs")
+        } else if typical_ns < 1e9 {
+            (1e-6, "ms")
+        } else {
+            (1e-9, "s")
+        };
+        values.iter_mut().for_each(|value| *value *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        typical_ns: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per_iteration = match *throughput {
+            Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => n as f64,
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => n as f64,
+            Throughput::Bits(n) => n as f64,
+        };
+        let per_second = per_iteration * 1e9 / typical_ns;
+        let (factor, unit) = if per_second >= 1e6 {
+            (1e-6, "Melem/s")
+        } else {
+            (1e-3, "Kelem/s")
+        };
+        values
+            .iter_mut()
+            .for_each(|value| *value = per_iteration * 1e9 / *value * factor);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
 
 /// Rows per bench corpus.
 const N_ROWS: usize = 10_000;
@@ -294,7 +384,7 @@ fn column(rows: &[[String; 11]], index: usize) -> Vec<&str> {
     rows.iter().map(|row| row[index].as_str()).collect()
 }
 
-fn bench_normalizers(criterion: &mut Criterion) {
+fn bench_normalizers(criterion: &mut Criterion<ThreadCpuTime>) {
     let rows = corpus();
     let us = CountryCode::parse("US");
     let mut group = criterion.benchmark_group("normalize");
@@ -403,7 +493,7 @@ fn bench_normalizers(criterion: &mut Criterion) {
     group.finish();
 }
 
-fn bench_process(criterion: &mut Criterion) {
+fn bench_process(criterion: &mut Criterion<ThreadCpuTime>) {
     let rows = corpus();
     let mut options = NormalizeOptions::new(YEAR);
     options.default_country = CountryCode::parse("US");
@@ -432,5 +522,9 @@ fn bench_process(criterion: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_normalizers, bench_process);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = bench_normalizers, bench_process
+}
 criterion_main!(benches);
