@@ -10,3 +10,4 @@ pub mod cli;
 pub mod emulator_command;
 pub mod hash;
 pub mod sources;
+pub mod store;

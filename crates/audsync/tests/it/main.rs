@@ -2,4 +2,5 @@
 
 mod emulator;
 mod hash;
+mod store;
 mod support;

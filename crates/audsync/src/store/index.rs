@@ -1,0 +1,281 @@
+//! `MemberIndex`: the compact in-memory view of a segment's stored members for the streaming diff.
+//!
+//! # Why it looks like this
+//! A rerun of a 10M-member segment must stay under 512 MiB of RSS (issue 4, "Measure"), so the
+//! index holds no user id strings and no wire rows: per member one [`IndexEntry`] of two `u64`s
+//! (16 bytes) in a `Vec` sorted for binary search, plus one "seen" bit. **10M members take
+//! 160 MB (153 MiB) + 1.25 MB of bits**; a `HashMap<String, [u8; 16]>` would take about 1 GB.
+//!
+//! - `user_hash` = the first 8 bytes of `SHA-256("audsync-user-id\0" ‖ user_id)`.
+//! - `check` = the fingerprint folded to 64 bits (`low ^ mix(high)` of its halves), XOR the
+//!   next 8 bytes of that same digest (a per-user salt).
+//!
+//! Both are stored beside each member (`members.user_hash`, `members.index_check`, in a
+//! covering index), so loading reads two integers per member and removals fetch rows by hash.
+//!
+//! Two different user ids share a `user_hash` with probability about n²/2⁶⁵ (≈ 3·10⁻⁶ for
+//! 10M members), so the index never trusts the hash alone:
+//! - **Unchanged** needs `user_hash` *and* `check` to match: a different user id also has a
+//!   different, independent salt, so a false "unchanged" has probability 2⁻⁶⁴ per colliding
+//!   pair; a member whose keys changed matches its old `check` with probability 2⁻⁶⁴.
+//! - A `user_hash` match with another `check` is only [`Observed::PossiblyChanged`]; the caller
+//!   reads the old row by user id ([`super::Store::member_rows`]), which settles it, and marks
+//!   it seen with [`MemberIndex::mark_seen`] (the row's own user id and fingerprint find its
+//!   exact entry, even among colliding hashes).
+//! - Removals go by hash ([`MemberIndex::unseen_user_hashes`]) and
+//!   [`super::Store::unseen_member_rows`] keeps only rows whose exact entry is unseen, so a
+//!   colliding member that was seen is never removed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::{Fingerprint, MemberRow};
+
+/// Domain separation, so a user id that is an e-mail address never hashes to Meta's EMAIL hash.
+const USER_ID_HASH_DOMAIN: &[u8] = b"audsync-user-id\0";
+
+/// The 64-bit hash of a user id that `members.user_hash` stores and the index sorts on.
+pub fn user_id_hash(user_id: &str) -> u64 {
+    digest_parts(user_id).0
+}
+
+/// (user hash, salt) from one SHA-256 of the user id.
+fn digest_parts(user_id: &str) -> (u64, u64) {
+    let mut hasher = Sha256::new();
+    hasher.update(USER_ID_HASH_DOMAIN);
+    hasher.update(user_id.as_bytes());
+    let digest = hasher.finalize();
+    let mut hash = [0u8; 8];
+    let mut salt = [0u8; 8];
+    hash.copy_from_slice(&digest[..8]);
+    salt.copy_from_slice(&digest[8..16]);
+    (u64::from_be_bytes(hash), u64::from_be_bytes(salt))
+}
+
+/// One stored member in 16 bytes; see the module doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct IndexEntry {
+    pub(super) user_hash: u64,
+    pub(super) check: u64,
+}
+
+impl IndexEntry {
+    pub(super) fn new(user_id: &str, fingerprint: &Fingerprint) -> IndexEntry {
+        let (user_hash, salt) = digest_parts(user_id);
+        let mut low = [0u8; 8];
+        let mut high = [0u8; 8];
+        low.copy_from_slice(&fingerprint[..8]);
+        high.copy_from_slice(&fingerprint[8..]);
+        IndexEntry {
+            user_hash,
+            check: u64::from_le_bytes(low) ^ mix(u64::from_le_bytes(high)) ^ salt,
+        }
+    }
+}
+
+/// MurmurHash3's 64-bit finalizer, a bijection: folding `low ^ mix(high)` keeps fingerprints
+/// whose halves are equal or related (`[7; 16]`) from folding to the same value.
+fn mix(mut value: u64) -> u64 {
+    value ^= value >> 33;
+    value = value.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    value ^= value >> 33;
+    value = value.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    value ^ (value >> 33)
+}
+
+/// What the index says about a user read from the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// No stored member has this user id: add it.
+    New,
+    /// Stored with the same keys; now marked seen: nothing to send.
+    Unchanged,
+    /// A stored member shares this user id's hash but not its fingerprint: almost always this
+    /// user with changed keys. Read the old row with `Store::member_rows`; if it is there, the
+    /// user changed (remove the old row, add the new one) and `mark_seen(&old_row)`; if not,
+    /// the user is new.
+    PossiblyChanged,
+}
+
+/// The stored members of one segment, for one diff. Built by `Store::load_member_index`.
+/// `observe` and `mark_seen` take `&self` (the seen bits are atomic), so rayon workers can
+/// share it.
+#[derive(Debug)]
+pub struct MemberIndex {
+    /// Sorted by `(user_hash, check)`.
+    entries: Vec<IndexEntry>,
+    /// One bit per entry, same order.
+    seen: Vec<AtomicU64>,
+}
+
+impl MemberIndex {
+    /// Builds an index from unsorted entries (the loader streams them in table order).
+    pub(super) fn from_entries(mut entries: Vec<IndexEntry>) -> MemberIndex {
+        entries.sort_unstable();
+        entries.shrink_to_fit();
+        let seen = (0..entries.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        MemberIndex { entries, seen }
+    }
+
+    /// Builds an index directly from member rows (tests, small segments).
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a MemberRow>) -> MemberIndex {
+        let entries = rows
+            .into_iter()
+            .map(|row| IndexEntry::new(&row.user_id, &row.fingerprint))
+            .collect();
+        MemberIndex::from_entries(entries)
+    }
+
+    /// Number of stored members.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Heap bytes held: `size_of` × capacity of both vectors (what the 512 MiB budget counts).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * size_of::<IndexEntry>()
+            + self.seen.capacity() * size_of::<AtomicU64>()
+    }
+
+    /// Classifies a user read from the source and marks it seen when unchanged.
+    pub fn observe(&self, user_id: &str, fingerprint: &Fingerprint) -> Observed {
+        let probe = IndexEntry::new(user_id, fingerprint);
+        let range = self.hash_range(probe.user_hash);
+        if range.is_empty() {
+            return Observed::New;
+        }
+        match self.entries[range].binary_search(&probe) {
+            Ok(offset) => {
+                let position = self.hash_range(probe.user_hash).start + offset;
+                self.set_seen(position);
+                Observed::Unchanged
+            }
+            Err(_) => Observed::PossiblyChanged,
+        }
+    }
+
+    /// Marks the stored member `row` (as read from the store) seen; false when the index does
+    /// not hold it.
+    pub fn mark_seen(&self, row: &MemberRow) -> bool {
+        match self.position(&IndexEntry::new(&row.user_id, &row.fingerprint)) {
+            Some(position) => {
+                self.set_seen(position);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the stored member `row` is held and still unseen (so it left the segment).
+    pub fn is_unseen(&self, row: &MemberRow) -> bool {
+        self.position(&IndexEntry::new(&row.user_id, &row.fingerprint))
+            .is_some_and(|position| !self.is_seen_at(position))
+    }
+
+    /// Number of members not seen so far.
+    pub fn unseen_count(&self) -> usize {
+        let seen: usize = self
+            .seen
+            .iter()
+            .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
+            .sum();
+        self.entries.len() - seen
+    }
+
+    /// The user hashes of unseen members, ascending, each once: fetch their rows in chunks
+    /// with `Store::unseen_member_rows` to remove them.
+    pub fn unseen_user_hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut previous = None;
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(position, _)| !self.is_seen_at(*position))
+            .map(|(_, entry)| entry.user_hash)
+            .filter(move |user_hash| {
+                let repeated = previous == Some(*user_hash);
+                previous = Some(*user_hash);
+                !repeated
+            })
+    }
+
+    fn hash_range(&self, user_hash: u64) -> std::ops::Range<usize> {
+        let start = self
+            .entries
+            .partition_point(|entry| entry.user_hash < user_hash);
+        let end =
+            start + self.entries[start..].partition_point(|entry| entry.user_hash == user_hash);
+        start..end
+    }
+
+    fn position(&self, entry: &IndexEntry) -> Option<usize> {
+        self.entries.binary_search(entry).ok()
+    }
+
+    fn set_seen(&self, position: usize) {
+        self.seen[position / 64].fetch_or(1 << (position % 64), Ordering::Relaxed);
+    }
+
+    fn is_seen_at(&self, position: usize) -> bool {
+        self.seen[position / 64].load(Ordering::Relaxed) & (1 << (position % 64)) != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(user_id: &str, fingerprint_byte: u8) -> MemberRow {
+        MemberRow {
+            user_id: user_id.to_owned(),
+            fingerprint: [fingerprint_byte; 16],
+            wire_row: vec![],
+        }
+    }
+
+    #[test]
+    fn observe_classifies_new_unchanged_and_changed_users() {
+        let rows = [row("a", 1), row("b", 2), row("c", 3)];
+        let index = MemberIndex::from_rows(&rows);
+        assert_eq!(index.observe("a", &[1; 16]), Observed::Unchanged);
+        assert_eq!(index.observe("b", &[9; 16]), Observed::PossiblyChanged);
+        assert_eq!(index.observe("zz", &[1; 16]), Observed::New);
+        assert_eq!(index.unseen_count(), 2);
+        assert!(index.mark_seen(&rows[1]));
+        assert!(!index.mark_seen(&row("zz", 1)));
+        let unseen: Vec<u64> = index.unseen_user_hashes().collect();
+        assert_eq!(unseen, vec![user_id_hash("c")]);
+        assert!(index.is_unseen(&rows[2]));
+        assert!(!index.is_unseen(&rows[0]));
+    }
+
+    #[test]
+    fn colliding_user_hashes_are_told_apart_by_their_check() {
+        // Two entries with one user hash, as two colliding user ids would produce.
+        let a = IndexEntry::new("a", &[1; 16]);
+        let other = IndexEntry {
+            user_hash: a.user_hash,
+            check: a.check.wrapping_add(1),
+        };
+        let index = MemberIndex::from_entries(vec![other, a]);
+        assert_eq!(index.observe("a", &[1; 16]), Observed::Unchanged);
+        // The other member is still unseen, and its hash is still listed for removal.
+        assert_eq!(index.unseen_count(), 1);
+        assert_eq!(
+            index.unseen_user_hashes().collect::<Vec<_>>(),
+            vec![a.user_hash]
+        );
+        assert!(!index.is_unseen(&row("a", 1)));
+    }
+
+    #[test]
+    fn an_entry_is_sixteen_bytes() {
+        assert_eq!(size_of::<IndexEntry>(), 16);
+    }
+}

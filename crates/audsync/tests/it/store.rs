@@ -1,0 +1,698 @@
+//! The state store on both backends: SQLite (a temporary file) and PostgreSQL (a fresh schema
+//! per test at `AUDSYNC_TEST_POSTGRES_URL`, default `postgres://127.0.0.1:5432/test`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use audsync::store::{
+    AudienceRecord, Backend, BatchRef, BatchState, MemberIndex, MemberRow, Observed, Operation,
+    RunStatus, Store, StoreError,
+};
+use sqlx::Connection;
+
+/// Where the PostgreSQL tests run unless `AUDSYNC_TEST_POSTGRES_URL` says otherwise.
+const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://127.0.0.1:5432/test";
+
+/// A store for one test, and what to delete afterwards.
+struct TestDb {
+    store: Store,
+    /// Opens a second, independent pool on the same database (another "process").
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = Store::connect(&url).await.expect("open the SQLite store");
+        assert_eq!(store.backend(), Backend::Sqlite);
+        TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        sqlx::any::install_default_drivers();
+        let admin_url = std::env::var("AUDSYNC_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
+        let admin_url = with_default_user(&admin_url);
+        let mut admin = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "PostgreSQL is not reachable at {admin_url} ({error}). The store tests need \
+                     it: start PostgreSQL (scripts/test does) or point AUDSYNC_TEST_POSTGRES_URL \
+                     at a database where this user may create schemas."
+                )
+            });
+        let schema = format!("audsync_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test schema");
+        admin.close().await.ok();
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        let store = Store::connect(&url)
+            .await
+            .expect("open the PostgreSQL store");
+        assert_eq!(store.backend(), Backend::Postgres);
+        TestDb {
+            store,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, schema },
+        }
+    }
+
+    async fn second_process(&self) -> Store {
+        Store::connect(&self.url).await.expect("open a second pool")
+    }
+}
+
+/// The URL with a user name: `PGUSER`, else `USER`, else `postgres`, when it names none
+/// (sqlx's own fallback finds no name on some machines and logs in as "anonymous").
+fn with_default_user(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    if parsed.username().is_empty() {
+        let user = ["PGUSER", "USER"]
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .find(|user| !user.is_empty())
+            .unwrap_or_else(|| "postgres".to_owned());
+        if parsed.set_username(&user).is_ok() {
+            return parsed.to_string();
+        }
+    }
+    url.to_owned()
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, schema } = &self.cleanup {
+            let admin_url = admin_url.clone();
+            let schema_to_drop = schema.clone();
+            // Drop runs inside the test's runtime, which must not block on itself: drop the
+            // schema from a thread with its own runtime.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+                    let sql = format!("DROP SCHEMA {schema_to_drop} CASCADE");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await?;
+                    admin.close().await
+                })?;
+                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
+                panic!("could not drop test schema {schema}: {dropped:?}");
+            }
+        }
+    }
+}
+
+/// Runs `scenario(TestDb)` once per backend, as two tests `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(super::TestDb::sqlite().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$scenario(super::TestDb::postgres().await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    audience_records_round_trip,
+    only_one_of_many_concurrent_acquirers_gets_the_lease,
+    expired_leases_are_taken_over_and_the_old_holder_loses_them,
+    accepted_batches_add_update_and_remove_members,
+    a_failing_statement_mid_batch_leaves_members_and_journal_unchanged,
+    committing_a_batch_never_journaled_is_refused,
+    refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled,
+    runs_are_recorded_and_dead_runs_become_interrupted,
+    invalid_entries_are_kept_per_run,
+    member_index_of_200k_members_diffs_exactly_in_16_bytes_each,
+    reset_segment_forgets_only_that_segment,
+);
+
+fn fingerprint(user_idx: u64, version: u8) -> [u8; 16] {
+    let mut fingerprint = [version; 16];
+    fingerprint[..8].copy_from_slice(&user_idx.to_le_bytes());
+    fingerprint
+}
+
+/// A member shaped like a real one: two hashed keys and an absent one.
+fn member(user_idx: u64, version: u8) -> MemberRow {
+    MemberRow {
+        user_id: format!("user-{user_idx}"),
+        fingerprint: fingerprint(user_idx, version),
+        wire_row: vec![
+            format!("{:056x}{version:08x}", user_idx),
+            String::new(),
+            format!("{:064x}", user_idx * 31 + 7),
+        ],
+    }
+}
+
+/// Journals a batch as sent and commits it, like the sync engine after Meta's acceptance.
+async fn send_and_commit(
+    store: &Store,
+    run_id: &audsync::store::RunId,
+    segment: &str,
+    batch_idx: u32,
+    operation: Operation,
+    rows: &[MemberRow],
+) {
+    let batch = BatchRef {
+        run_id,
+        segment,
+        batch_idx,
+        operation,
+    };
+    let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
+    store
+        .journal_batch_sent(&batch, &user_ids, Some("4242"))
+        .await
+        .expect("journal the batch");
+    store
+        .commit_batch(&batch, rows, 0)
+        .await
+        .expect("commit the batch");
+}
+
+async fn sorted_rows(store: &Store, segment: &str, user_ids: &[String]) -> Vec<MemberRow> {
+    let mut rows = store.member_rows(segment, user_ids).await.unwrap();
+    rows.sort_by(|left, right| left.user_id.cmp(&right.user_id));
+    rows
+}
+
+async fn audience_records_round_trip(db: TestDb) {
+    let store = &db.store;
+    assert_eq!(store.audience("newsletter").await.unwrap(), None);
+    let mut record = AudienceRecord {
+        segment: "newsletter".to_owned(),
+        connector: "meta".to_owned(),
+        ad_account_id: "1234".to_owned(),
+        audience_id: "23849182047670582".to_owned(),
+        audience_name: "CA_newsletter".to_owned(),
+        schema: vec![
+            "EXTERN_ID".to_owned(),
+            "EMAIL".to_owned(),
+            "PHONE".to_owned(),
+        ],
+        created_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+    };
+    store.save_audience(&record).await.unwrap();
+    assert_eq!(
+        store.audience("newsletter").await.unwrap(),
+        Some(record.clone())
+    );
+    record.audience_id = "999".to_owned();
+    record.schema.push("FN".to_owned());
+    store.save_audience(&record).await.unwrap();
+    assert_eq!(store.audience("newsletter").await.unwrap(), Some(record));
+    assert_eq!(store.audience("other").await.unwrap(), None);
+}
+
+async fn only_one_of_many_concurrent_acquirers_gets_the_lease(db: TestDb) {
+    // Two pools stand for two processes; each runs four acquirers released at once.
+    let stores = [db.store.clone(), db.second_process().await];
+    for round in 0..5 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(8));
+        let mut tasks = Vec::new();
+        for task_idx in 0..8 {
+            let store = stores[task_idx % 2].clone();
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                let holder = format!("holder-{round}-{task_idx}");
+                barrier.wait().await;
+                let outcome = store
+                    .acquire_lease("newsletter", &holder, Duration::from_secs(60))
+                    .await;
+                (holder, outcome)
+            }));
+        }
+        let mut winners = Vec::new();
+        let mut refused_holders = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                (_, Ok(lease)) => winners.push(lease),
+                (_, Err(StoreError::LeaseHeld { holder, .. })) => refused_holders.push(holder),
+                (holder, Err(error)) => panic!("{holder}: unexpected error {error:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        assert_eq!(refused_holders.len(), 7);
+        assert!(
+            refused_holders
+                .iter()
+                .all(|holder| *holder == winners[0].holder)
+        );
+        db.store.release_lease(&winners[0]).await.unwrap();
+    }
+}
+
+async fn expired_leases_are_taken_over_and_the_old_holder_loses_them(db: TestDb) {
+    let store = &db.store;
+    // A zero time to live expires at once, so no test has to wait.
+    let first = store
+        .acquire_lease("newsletter", "first", Duration::ZERO)
+        .await
+        .unwrap();
+    let second = store
+        .acquire_lease("newsletter", "second", Duration::from_secs(60))
+        .await
+        .expect("an expired lease is taken over");
+    assert!(matches!(
+        store.renew_lease(&first, Duration::from_secs(60)).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    match store
+        .acquire_lease("newsletter", "first", Duration::from_secs(60))
+        .await
+    {
+        Err(error @ StoreError::LeaseHeld { .. }) => {
+            assert!(error.to_string().contains("second"), "{error}");
+        }
+        other => panic!("expected LeaseHeld, got {other:?}"),
+    }
+    // Releasing a lease one no longer holds does not release the new holder's.
+    store.release_lease(&first).await.unwrap();
+    let renewed = store
+        .renew_lease(&second, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert!(renewed.expires_at > second.expires_at);
+    // The same holder may acquire again; another segment is independent.
+    store
+        .acquire_lease("newsletter", "second", Duration::from_secs(60))
+        .await
+        .unwrap();
+    store
+        .acquire_lease("churned", "first", Duration::from_secs(60))
+        .await
+        .unwrap();
+    store.release_lease(&renewed).await.unwrap();
+    store
+        .acquire_lease("newsletter", "first", Duration::from_secs(60))
+        .await
+        .expect("a released lease is free");
+}
+
+async fn accepted_batches_add_update_and_remove_members(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let first: Vec<MemberRow> = (0..1_200).map(|user_idx| member(user_idx, 1)).collect();
+    send_and_commit(store, &run_id, "newsletter", 0, Operation::Add, &first).await;
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 1_200);
+
+    // A changed user: same user id, other keys. A duplicate in one batch keeps its last row.
+    let changed = vec![member(5, 2), member(6, 2), member(6, 3)];
+    send_and_commit(store, &run_id, "newsletter", 1, Operation::Add, &changed).await;
+    let removed: Vec<MemberRow> = (1_000..1_200).map(|user_idx| member(user_idx, 1)).collect();
+    send_and_commit(store, &run_id, "newsletter", 2, Operation::Remove, &removed).await;
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 1_000);
+
+    let asked: Vec<String> = ["user-4", "user-5", "user-6", "user-1100", "nobody"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        sorted_rows(store, "newsletter", &asked).await,
+        vec![member(4, 1), member(5, 2), member(6, 3)]
+    );
+
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal.len(), 3);
+    assert!(
+        journal
+            .iter()
+            .all(|entry| entry.state == BatchState::Accepted)
+    );
+    assert_eq!(journal[1].user_ids, vec!["user-5", "user-6", "user-6"]);
+    assert_eq!(journal[2].operation, Operation::Remove);
+    assert_eq!(journal[2].n_rows, 200);
+    assert_eq!(journal[0].graph_session_id.as_deref(), Some("4242"));
+    assert_eq!(journal[0].num_invalid, Some(0));
+    assert!(journal[0].settled_at.is_some());
+}
+
+async fn a_failing_statement_mid_batch_leaves_members_and_journal_unchanged(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let existing: Vec<MemberRow> = (0..10).map(|user_idx| member(user_idx, 1)).collect();
+    send_and_commit(store, &run_id, "newsletter", 0, Operation::Add, &existing).await;
+
+    // 1,200 rows = three statements; the first updates the ten existing members, the third
+    // holds a row the schema refuses (an empty user id), so the third statement fails.
+    let mut batch_rows: Vec<MemberRow> = (0..1_200).map(|user_idx| member(user_idx, 2)).collect();
+    batch_rows[1_100].user_id = String::new();
+    let batch = BatchRef {
+        run_id: &run_id,
+        segment: "newsletter",
+        batch_idx: 1,
+        operation: Operation::Add,
+    };
+    store
+        .journal_batch_sent(&batch, &["user-0"], None)
+        .await
+        .unwrap();
+    let outcome = store.commit_batch(&batch, &batch_rows, 3).await;
+    assert!(
+        matches!(outcome, Err(StoreError::Database(_))),
+        "{outcome:?}"
+    );
+
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 10);
+    let ids: Vec<String> = (0..10).map(|user_idx| format!("user-{user_idx}")).collect();
+    assert_eq!(sorted_rows(store, "newsletter", &ids).await, {
+        let mut expected = existing.clone();
+        expected.sort_by(|left, right| left.user_id.cmp(&right.user_id));
+        expected
+    });
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal[1].state, BatchState::Sent);
+    assert_eq!(journal[1].num_invalid, None);
+    // A commit whose operation is not the journaled one is refused and deletes nothing.
+    let removal = BatchRef {
+        batch_idx: 2,
+        operation: Operation::Remove,
+        ..batch
+    };
+    store
+        .journal_batch_sent(&removal, &["user-0"], None)
+        .await
+        .unwrap();
+    let unknown = BatchRef {
+        run_id: &run_id,
+        batch_idx: 2,
+        operation: Operation::Add,
+        ..batch
+    };
+    assert!(store.commit_batch(&unknown, &existing, 0).await.is_err());
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 10);
+}
+
+async fn committing_a_batch_never_journaled_is_refused(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let batch = BatchRef {
+        run_id: &run_id,
+        segment: "newsletter",
+        batch_idx: 7,
+        operation: Operation::Add,
+    };
+    let outcome = store.commit_batch(&batch, &[member(1, 1)], 0).await;
+    assert!(
+        matches!(outcome, Err(StoreError::UnknownBatch { batch_idx: 7, .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 0);
+    assert!(matches!(
+        store.journal_batch_refused(&batch, "nope").await,
+        Err(StoreError::UnknownBatch { .. })
+    ));
+}
+
+async fn refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let rows: Vec<MemberRow> = (0..50).map(|user_idx| member(user_idx, 1)).collect();
+    send_and_commit(store, &run_id, "newsletter", 0, Operation::Add, &rows).await;
+
+    let refused = BatchRef {
+        run_id: &run_id,
+        segment: "newsletter",
+        batch_idx: 1,
+        operation: Operation::Remove,
+    };
+    store
+        .journal_batch_sent(&refused, &["user-1", "user-2"], Some("77"))
+        .await
+        .unwrap();
+    store
+        .journal_batch_refused(
+            &refused,
+            "Meta 200/1870047: the audience would become too small",
+        )
+        .await
+        .unwrap();
+    let in_doubt = BatchRef {
+        batch_idx: 2,
+        ..refused
+    };
+    store
+        .journal_batch_sent(&in_doubt, &["user-3"], Some("77"))
+        .await
+        .unwrap();
+
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 50);
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal[1].state, BatchState::Refused);
+    assert!(journal[1].refusal.as_deref().unwrap().contains("1870047"));
+    let unsettled = store.unsettled_batches("newsletter").await.unwrap();
+    assert_eq!(unsettled.len(), 1);
+    assert_eq!(unsettled[0].batch_idx, 2);
+    assert_eq!(unsettled[0].user_ids, vec!["user-3"]);
+    assert!(store.unsettled_batches("other").await.unwrap().is_empty());
+}
+
+async fn runs_are_recorded_and_dead_runs_become_interrupted(db: TestDb) {
+    let store = &db.store;
+    assert_eq!(store.last_run("newsletter").await.unwrap(), None);
+    let dead = store.begin_run("newsletter").await.unwrap();
+    let other_segment = store.begin_run("churned").await.unwrap();
+    let finished = store.begin_run("newsletter").await.unwrap();
+    let report = serde_json::json!({"added": 12, "removed": 3, "rejected": {"only ZIP": 2}});
+    store
+        .finish_run(&finished, RunStatus::Partial, &report)
+        .await
+        .unwrap();
+
+    let runs = store.runs("newsletter", 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, finished);
+    assert_eq!(runs[0].status, RunStatus::Partial);
+    assert_eq!(runs[0].report, Some(report));
+    assert!(runs[0].finished_at.is_some());
+    assert_eq!(runs[1].id, dead);
+    assert_eq!(runs[1].status, RunStatus::Interrupted);
+    assert_eq!(runs[1].report, None);
+    assert_eq!(store.runs("newsletter", 1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.last_run("newsletter").await.unwrap().unwrap().id,
+        finished
+    );
+    let churned = store.last_run("churned").await.unwrap().unwrap();
+    assert_eq!(churned.id, other_segment);
+    assert_eq!(churned.status, RunStatus::Running);
+}
+
+async fn invalid_entries_are_kept_per_run(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let other_run = store.begin_run("churned").await.unwrap();
+    let entries: Vec<(String, &str)> = (0..1_001)
+        .map(|user_idx| (format!("user-{user_idx:04}"), "invalid PHONE"))
+        .collect();
+    store
+        .record_invalid_entries(&run_id, &entries)
+        .await
+        .unwrap();
+    store
+        .record_invalid_entries(&other_run, &[("x", "invalid EMAIL")])
+        .await
+        .unwrap();
+    let stored = store.invalid_entries(&run_id, 5_000).await.unwrap();
+    assert_eq!(stored.len(), 1_001);
+    assert_eq!(
+        stored[0],
+        ("user-0000".to_owned(), "invalid PHONE".to_owned())
+    );
+    assert_eq!(store.invalid_entries(&run_id, 3).await.unwrap().len(), 3);
+    assert_eq!(
+        store.invalid_entries(&other_run, 10).await.unwrap(),
+        vec![("x".to_owned(), "invalid EMAIL".to_owned())]
+    );
+}
+
+async fn member_index_of_200k_members_diffs_exactly_in_16_bytes_each(db: TestDb) {
+    const N_MEMBERS: u64 = 200_000;
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    for batch_idx in 0..(N_MEMBERS / 10_000) {
+        let rows: Vec<MemberRow> = (batch_idx * 10_000..(batch_idx + 1) * 10_000)
+            .map(|user_idx| member(user_idx, 1))
+            .collect();
+        send_and_commit(
+            store,
+            &run_id,
+            "newsletter",
+            batch_idx as u32,
+            Operation::Add,
+            &rows,
+        )
+        .await;
+    }
+    // Another segment's members must not leak into this index.
+    let other: Vec<MemberRow> = (0..100).map(|user_idx| member(user_idx, 9)).collect();
+    send_and_commit(store, &run_id, "churned", 999, Operation::Add, &other).await;
+
+    let index = store.load_member_index("newsletter").await.unwrap();
+    assert_eq!(index.len(), N_MEMBERS as usize);
+    let bytes_per_member = index.heap_bytes() as f64 / N_MEMBERS as f64;
+    assert!(
+        bytes_per_member <= 16.2,
+        "{bytes_per_member} bytes per member ({} bytes)",
+        index.heap_bytes()
+    );
+
+    // The new source: members 0..190,000 (every 1,000th with changed keys) plus 500 new users;
+    // members 190,000..200,000 left.
+    let mut possibly_changed = Vec::new();
+    for user_idx in 0..190_000 {
+        let version = if user_idx % 1_000 == 0 { 2 } else { 1 };
+        let user = member(user_idx, version);
+        match index.observe(&user.user_id, &user.fingerprint) {
+            Observed::Unchanged => assert_eq!(version, 1, "user {user_idx}"),
+            Observed::PossiblyChanged => {
+                assert_eq!(version, 2, "user {user_idx}");
+                possibly_changed.push(user.user_id);
+            }
+            Observed::New => panic!("user {user_idx} is a member"),
+        }
+    }
+    for user_idx in N_MEMBERS..N_MEMBERS + 500 {
+        let user = member(user_idx, 1);
+        assert_eq!(
+            index.observe(&user.user_id, &user.fingerprint),
+            Observed::New
+        );
+    }
+    assert_eq!(possibly_changed.len(), 190);
+    let old_rows = store
+        .member_rows("newsletter", &possibly_changed)
+        .await
+        .unwrap();
+    assert_eq!(old_rows.len(), 190);
+    for old_row in &old_rows {
+        assert!(index.mark_seen(old_row));
+    }
+    assert_eq!(index.unseen_count(), 10_000);
+
+    let unseen: Vec<u64> = index.unseen_user_hashes().collect();
+    let mut leaving = Vec::new();
+    for chunk in unseen.chunks(2_000) {
+        leaving.extend(
+            store
+                .unseen_member_rows("newsletter", &index, chunk)
+                .await
+                .unwrap(),
+        );
+    }
+    leaving.sort_by_key(|row| row.user_id[5..].parse::<u64>().unwrap());
+    let expected: Vec<MemberRow> = (190_000..N_MEMBERS)
+        .map(|user_idx| member(user_idx, 1))
+        .collect();
+    assert_eq!(
+        leaving, expected,
+        "removals carry exactly the stored wire rows"
+    );
+
+    // An index built from rows agrees with the loaded one.
+    let small = MemberIndex::from_rows(&expected[..3]);
+    assert_eq!(
+        small.observe("user-190000", &fingerprint(190_000, 1)),
+        Observed::Unchanged
+    );
+}
+
+async fn reset_segment_forgets_only_that_segment(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let rows: Vec<MemberRow> = (0..30).map(|user_idx| member(user_idx, 1)).collect();
+    send_and_commit(store, &run_id, "newsletter", 0, Operation::Add, &rows).await;
+    send_and_commit(store, &run_id, "churned", 1, Operation::Add, &rows[..5]).await;
+    assert_eq!(store.reset_segment("newsletter").await.unwrap(), 30);
+    assert_eq!(store.member_count("newsletter").await.unwrap(), 0);
+    assert_eq!(store.member_count("churned").await.unwrap(), 5);
+    assert!(
+        store
+            .load_member_index("newsletter")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Not a test but a measurement (`cargo test -p audsync --release --test it --
+/// --ignored --nocapture store_figures`): commits 1M members in 10,000-row batches and loads
+/// the index, on SQLite and on PostgreSQL, and prints the rates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it with --ignored --nocapture"]
+async fn store_figures_for_one_million_members() {
+    const N_MEMBERS: u64 = 1_000_000;
+    const BATCH_ROWS: u64 = 10_000;
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        let store = &db.store;
+        let run_id = store.begin_run("bench").await.unwrap();
+        let started = Instant::now();
+        let mut slowest_batch = Duration::ZERO;
+        for batch_idx in 0..N_MEMBERS / BATCH_ROWS {
+            let rows: Vec<MemberRow> = (batch_idx * BATCH_ROWS..(batch_idx + 1) * BATCH_ROWS)
+                .map(|user_idx| member(user_idx, 1))
+                .collect();
+            let batch_started = Instant::now();
+            send_and_commit(
+                store,
+                &run_id,
+                "bench",
+                batch_idx as u32,
+                Operation::Add,
+                &rows,
+            )
+            .await;
+            slowest_batch = slowest_batch.max(batch_started.elapsed());
+        }
+        let commit_elapsed = started.elapsed();
+        let started = Instant::now();
+        let index = store.load_member_index("bench").await.unwrap();
+        let load_elapsed = started.elapsed();
+        println!(
+            "{}: committed {N_MEMBERS} members in {:.1} s ({:.0} rows/s, slowest 10k batch \
+             {:.0} ms incl. journal); loaded the index in {:.2} s ({:.0} rows/s), {} bytes \
+             ({:.2} bytes/member)",
+            store.backend(),
+            commit_elapsed.as_secs_f64(),
+            N_MEMBERS as f64 / commit_elapsed.as_secs_f64(),
+            slowest_batch.as_secs_f64() * 1e3,
+            load_elapsed.as_secs_f64(),
+            N_MEMBERS as f64 / load_elapsed.as_secs_f64(),
+            index.heap_bytes(),
+            index.heap_bytes() as f64 / N_MEMBERS as f64,
+        );
+        assert_eq!(index.len(), N_MEMBERS as usize);
+    }
+}
