@@ -7,7 +7,9 @@
 //! - `emulator_command.rs`: `audsync emulator`, the Graph API emulator until Ctrl-C.
 
 pub mod cli;
+pub mod config;
 pub mod emulator_command;
 pub mod hash;
+pub mod secrets;
 pub mod sources;
 pub mod store;

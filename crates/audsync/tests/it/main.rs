@@ -1,5 +1,6 @@
 //! Integration tests of the `audsync` binary, one module per command.
 
+mod config;
 mod emulator;
 mod hash;
 mod store;
