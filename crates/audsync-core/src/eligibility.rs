@@ -13,6 +13,9 @@ pub const MAX_RULE_TERMS: usize = 1024;
 /// Longest rule text accepted.
 pub const MAX_RULE_LEN: usize = 4096;
 
+/// Deepest parenthesis nesting accepted (the parser recurses once per level).
+pub const MAX_RULE_DEPTH: usize = 32;
+
 /// The default rule (issue 2): an email, a phone or a mobile advertising id, or a first and
 /// last name together with a ZIP, a city or a birth year.
 const DEFAULT_RULE: &str = "EMAIL | PHONE | MADID | FN & LN & (ZIP | CT | DOBY)";
@@ -48,7 +51,7 @@ pub enum RuleError {
     #[error("the eligibility rule ends too early (missing a key or `)`)")]
     UnexpectedEnd,
     #[error(
-        "the eligibility rule is too complex (longer than {MAX_RULE_LEN} characters or more than {MAX_RULE_TERMS} alternatives)"
+        "the eligibility rule is too complex (longer than {MAX_RULE_LEN} characters, nested deeper than {MAX_RULE_DEPTH} parentheses, or more than {MAX_RULE_TERMS} alternatives)"
     )]
     TooComplex,
 }
@@ -109,6 +112,7 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, RuleError> {
 struct Parser {
     tokens: Vec<(Token, usize)>,
     next: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -158,7 +162,12 @@ impl Parser {
             }
             Some(Token::Open) => {
                 self.next += 1;
+                self.depth += 1;
+                if self.depth > MAX_RULE_DEPTH {
+                    return Err(RuleError::TooComplex);
+                }
                 let inner = self.any()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Token::Close) {
                     return Err(self.unexpected());
                 }
@@ -250,7 +259,11 @@ impl EligibilityRule {
         if tokens.is_empty() {
             return Err(RuleError::Empty);
         }
-        let mut parser = Parser { tokens, next: 0 };
+        let mut parser = Parser {
+            tokens,
+            next: 0,
+            depth: 0,
+        };
         let expression = parser.any()?;
         if parser.next != parser.tokens.len() {
             return Err(parser.unexpected());
@@ -526,6 +539,7 @@ mod tests {
         let mut parser = Parser {
             tokens: tokenize("(EMAIL|PHONE)&(FN|LN)&(ZIP|CT)&(ST|COUNTRY)&(MADID|GEN)").unwrap(),
             next: 0,
+            depth: 0,
         };
         let expression = parser.any().unwrap();
         assert_eq!(terms_of(&expression, 16), Err(RuleError::TooComplex));
@@ -536,6 +550,17 @@ mod tests {
         assert_eq!(
             EligibilityRule::parse(&"EMAIL | ".repeat(MAX_RULE_LEN)),
             Err(RuleError::TooComplex)
+        );
+        let deep = format!("{}EMAIL{}", "(".repeat(2000), ")".repeat(2000));
+        assert_eq!(EligibilityRule::parse(&deep), Err(RuleError::TooComplex));
+        let nested = format!(
+            "{}EMAIL{}",
+            "(".repeat(MAX_RULE_DEPTH),
+            ")".repeat(MAX_RULE_DEPTH)
+        );
+        assert_eq!(
+            EligibilityRule::parse(&nested).map(|rule| rule.to_string()),
+            Ok("EMAIL".to_owned())
         );
     }
 

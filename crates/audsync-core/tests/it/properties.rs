@@ -3,8 +3,8 @@
 
 use audsync_core::normalize::{country, date, email, gender, location, misc, name, phone};
 use audsync_core::{
-    AbsentReason, CountryCode, DateOrder, Field, KeyValue, MatchKey, NameScript, RowOutcome,
-    Scratch,
+    AbsentReason, CountryCode, DateOrder, EligibilityRule, Field, KeyValue, MatchKey, NameScript,
+    RowOutcome, Scratch,
 };
 use proptest::prelude::*;
 
@@ -96,6 +96,19 @@ proptest! {
             let mut again = String::new();
             prop_assert_eq!(phone::phone(&format!("+{out}"), None, &mut again), Ok(()));
             prop_assert_eq!(&again, &out);
+        }
+    }
+
+    #[test]
+    fn eligibility_rules_parse_or_fail_cleanly_and_round_trip(
+        text in prop_oneof![
+            any::<String>(),
+            "[()&| ]{0,6}(EMAIL|PHONE|fn|ln|ZIP|CT|and|or|[()&| ]){0,12}",
+        ],
+    ) {
+        if let Ok(rule) = EligibilityRule::parse(&text) {
+            let printed = rule.to_string();
+            prop_assert_eq!(EligibilityRule::parse(&printed), Ok(rule));
         }
     }
 
