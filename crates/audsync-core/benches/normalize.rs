@@ -2,11 +2,11 @@
 //! hex, and `Engine::process` on whole 11-column rows (the end-to-end cost per user).
 //!
 //! The corpus is generated here with a fixed-seed PRNG (no files): the same inputs every run.
-//! Times are this thread's CPU time (`/proc/thread-self/schedstat` on Linux, wall time
-//! elsewhere), so figures stay comparable on a shared, busy machine.
+//! Times are this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so figures stay comparable on
+//! a shared, busy machine.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use audsync_core::normalize::{country, date, email, gender, location, name, phone};
 use audsync_core::{
@@ -21,25 +21,25 @@ const YEAR: u16 = 2026;
 /// Criterion measurement: CPU time of the benchmarking thread.
 struct ThreadCpuTime;
 
-/// This thread's time on a CPU, in nanoseconds (first field of its schedstat), if readable.
-fn thread_cpu_ns() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().next()?.parse().ok()
+/// This thread's time on a CPU.
+fn thread_cpu_time() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(time.tv_sec).unwrap_or(0),
+        u32::try_from(time.tv_nsec).unwrap_or(0),
+    )
 }
 
 impl Measurement for ThreadCpuTime {
-    type Intermediate = (Option<u64>, Instant);
+    type Intermediate = Duration;
     type Value = Duration;
 
-    fn start(&self) -> Self::Intermediate {
-        (thread_cpu_ns(), Instant::now())
+    fn start(&self) -> Duration {
+        thread_cpu_time()
     }
 
-    fn end(&self, (cpu_start, wall_start): Self::Intermediate) -> Duration {
-        match (cpu_start, thread_cpu_ns()) {
-            (Some(start), Some(end)) => Duration::from_nanos(end.saturating_sub(start)),
-            _ => wall_start.elapsed(),
-        }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
     }
 
     fn add(&self, first: &Duration, second: &Duration) -> Duration {
