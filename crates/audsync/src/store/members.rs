@@ -9,9 +9,15 @@ use sqlx::{AssertSqlSafe, Row};
 use super::index::{IndexEntry, MemberIndex};
 use super::runs::{BatchRef, Operation};
 use super::{
-    Fingerprint, MemberRow, ROWS_PER_STATEMENT, Store, StoreError, placeholder_list, to_millis,
-    values_with_shared_first,
+    Backend, Fingerprint, MemberRow, ROWS_PER_STATEMENT, Store, StoreError, placeholder_list,
+    to_millis, values_with_shared_first,
 };
+
+/// Members per aggregated row when loading the index (about 2.5 MB of text per row).
+const INDEX_LOAD_ENTRIES_PER_RANGE: u64 = 65_536;
+
+/// At most this many range queries per index load (10M members need 256).
+const MAX_INDEX_LOAD_RANGES: u64 = 4_096;
 
 impl Store {
     /// Applies a batch Meta accepted, in ONE transaction: adds (upserts) or removes its members
@@ -142,14 +148,35 @@ impl Store {
         Ok(found)
     }
 
-    /// Loads the segment's members into a [`MemberIndex`], streaming the rows (never all at
-    /// once): about 16 bytes per member, see the index's module doc.
+    /// Loads the segment's members into a [`MemberIndex`] (about 16 bytes per member, see the
+    /// index's module doc), streaming: never all rows at once.
+    ///
+    /// Measured on 1M members (`store_figures_for_one_million_members`): PostgreSQL streams
+    /// one row per member (about 1 µs each). On SQLite a row costs sqlx about 0.7 µs, so members
+    /// are read instead in [`INDEX_LOAD_ENTRIES_PER_RANGE`]-sized user-hash ranges, each one row
+    /// of `string_agg`-ed integers from the covering index: 0.8 s → 0.26 s per 1M members.
+    /// (The same ranges on PostgreSQL were twice as slow as streaming.)
     pub async fn load_member_index(&self, segment: &str) -> Result<MemberIndex, StoreError> {
         // Reserve exactly, so the vector never doubles (a doubling at 10M members would briefly
         // hold 400 MB).
-        let expected = usize::try_from(self.member_count(segment).await?).unwrap_or(0);
-        let mut entries = Vec::with_capacity(expected);
-        // Two integers per row, read from the covering index (no user ids, no wire rows).
+        let expected = self.member_count(segment).await?;
+        let mut entries = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+        match self.backend {
+            Backend::Sqlite => {
+                self.read_index_ranges(segment, expected, &mut entries)
+                    .await?
+            }
+            Backend::Postgres => self.read_index_rows(segment, &mut entries).await?,
+        }
+        Ok(MemberIndex::from_entries(entries))
+    }
+
+    /// Appends the segment's index entries, one row per member.
+    async fn read_index_rows(
+        &self,
+        segment: &str,
+        entries: &mut Vec<IndexEntry>,
+    ) -> Result<(), StoreError> {
         let mut rows = sqlx::query("SELECT user_hash, index_check FROM members WHERE segment = $1")
             .bind(segment)
             .fetch(&self.pool);
@@ -161,7 +188,52 @@ impl Store {
                 check: check as u64,
             });
         }
-        Ok(MemberIndex::from_entries(entries))
+        Ok(())
+    }
+
+    /// Appends the segment's index entries, one aggregated row per user-hash range.
+    async fn read_index_ranges(
+        &self,
+        segment: &str,
+        expected: u64,
+        entries: &mut Vec<IndexEntry>,
+    ) -> Result<(), StoreError> {
+        let n_ranges = expected
+            .div_ceil(INDEX_LOAD_ENTRIES_PER_RANGE)
+            .next_power_of_two()
+            .clamp(2, MAX_INDEX_LOAD_RANGES);
+        let range_width = u64::MAX / n_ranges + 1;
+        for range_idx in 0..n_ranges {
+            // Unsigned ranges that never straddle 2^63 are contiguous in the signed BIGINT
+            // order the database sorts by.
+            let low = range_idx * range_width;
+            let high = low + (range_width - 1);
+            let packed: Option<String> = sqlx::query_scalar(
+                "SELECT string_agg(user_hash || ' ' || index_check, ' ') FROM members \
+                 WHERE segment = $1 AND user_hash BETWEEN $2 AND $3",
+            )
+            .bind(segment)
+            .bind(low as i64)
+            .bind(high as i64)
+            .fetch_one(&self.pool)
+            .await?;
+            let Some(packed) = packed else {
+                continue;
+            };
+            let mut numbers = packed.split(' ').map(|number| number.parse::<i64>());
+            while let Some(user_hash) = numbers.next() {
+                let (Ok(user_hash), Some(Ok(check))) = (user_hash, numbers.next()) else {
+                    return Err(StoreError::Corrupt(
+                        "a member's user_hash or index_check is not an integer".to_owned(),
+                    ));
+                };
+                entries.push(IndexEntry {
+                    user_hash: user_hash as u64,
+                    check: check as u64,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Number of stored members of the segment.
