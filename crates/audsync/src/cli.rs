@@ -21,6 +21,27 @@ pub enum Command {
     Demo,
     /// Run the local Graph API emulator (a sandbox Meta) until Ctrl-C.
     Emulator(EmulatorArgs),
+    /// Write a commented example configuration file.
+    Init(InitArgs),
+    /// Manage connectors (a Meta ad account and its access token).
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
+    /// Check that a connector can sync: token, permissions, ad account, terms, limits.
+    Check(CheckArgs),
+}
+
+/// Where the configuration file is (`--config`, or `AUDSYNC_CONFIG`).
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "PATH",
+        env = "AUDSYNC_CONFIG",
+        default_value = "audsync.toml"
+    )]
+    pub config: PathBuf,
 }
 
 /// `audsync emulator`: serves the Graph API emulator and prints its URL and credentials.
@@ -52,6 +73,79 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 }
+
+/// `audsync init`: writes the commented example configuration.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `audsync connector ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Add a connector to the configuration, storing its access token encrypted, then check it.
+    Add(ConnectorAddArgs),
+}
+
+/// `audsync connector add NAME`.
+#[derive(Debug, Args)]
+pub struct ConnectorAddArgs {
+    /// The connector's name (segments refer to it).
+    pub name: String,
+
+    /// The Meta ad account id, with or without `act_` (Business Settings → Accounts → Ad
+    /// accounts).
+    #[arg(long, value_name = "ID")]
+    pub ad_account_id: String,
+
+    /// The environment variable holding the access token to store (encrypted) in the
+    /// configuration. The token is never taken on the command line, where it would stay in
+    /// the shell history.
+    #[arg(long, value_name = "VAR")]
+    pub access_token_env: String,
+
+    /// The Meta app id (lets `check` inspect the token's expiry with the app token).
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
+
+    /// The environment variable holding the app secret (stored encrypted; signs every call
+    /// with appsecret_proof).
+    #[arg(long, value_name = "VAR")]
+    pub app_secret_env: Option<String>,
+
+    /// The Graph API base URL [default: https://graph.facebook.com]; the emulator's URL for a
+    /// sandbox.
+    #[arg(long, value_name = "URL")]
+    pub graph_url: Option<String>,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `audsync check [CONNECTOR]`.
+#[derive(Debug, Args)]
+#[command(after_long_help = CHECK_AFTER_HELP)]
+pub struct CheckArgs {
+    /// The connector to check [default: every connector].
+    pub connector: Option<String>,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+const CHECK_AFTER_HELP: &str = "\
+Checks, each printed as pass, warn, fail (or skip when an earlier failure prevents it), with
+what to do: access token valid (and when it expires), ads_management granted, ad account found
+and active, admin (MANAGE) rights on it, Custom Audience terms accepted, ad account owned by a
+business, fewer than 500 customer-file audiences.
+
+Exit status: 0 when nothing failed (warnings allowed); 1 when a check failed; 2 on a usage or
+configuration error.";
 
 /// `audsync hash`: reads a CSV or JSON Lines customer file, writes one row of match keys per
 /// user in Meta's schema order, and the rows it rejected, with reasons, to a separate file.

@@ -29,7 +29,7 @@ pub const LISTENING_PREFIX: &str = "Graph API emulator listening on ";
 /// `audsync emulator`.
 pub fn run(args: &EmulatorArgs) -> anyhow::Result<()> {
     let config = emulator_config(args)?;
-    init_logging();
+    crate::connect::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -147,17 +147,6 @@ async fn stop_signal() -> anyhow::Result<&'static str> {
             .context("cannot listen for Ctrl-C")?;
         Ok("Ctrl-C")
     }
-}
-
-/// Emulator warnings (a failed accept) on stderr; `RUST_LOG` shows more.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // Another subscriber already installed serves as well.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 #[cfg(test)]

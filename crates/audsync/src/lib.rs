@@ -5,9 +5,14 @@
 //! - `sources/`: readers that turn customer files into rows of values, and column mapping.
 //! - `hash/`: `audsync hash` and `audsync demo`: the ordered parallel normalize+hash pipeline.
 //! - `emulator_command.rs`: `audsync emulator`, the Graph API emulator until Ctrl-C.
+//! - `connect.rs`: the Graph client of a configured connector; `audsync init` and
+//!   `audsync connector add`.
+//! - `check.rs`: `audsync check`, the connector pre-flight as a list of results.
 
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod emulator_command;
 pub mod hash;
 pub mod secrets;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use audsync::cli::{Cli, Command};
+use audsync::cli::{Cli, Command, ConnectorCommand};
 use clap::Parser;
 
 /// Exit status for usage and I/O errors (clap uses the same for bad flags).
@@ -16,6 +16,11 @@ fn main() -> ExitCode {
         Command::Hash(args) => audsync::hash::run(args).map(|()| ExitCode::SUCCESS),
         Command::Demo => audsync::hash::demo().map(|()| ExitCode::SUCCESS),
         Command::Emulator(args) => audsync::emulator_command::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Init(args) => audsync::connect::init_command(args).map(|()| ExitCode::SUCCESS),
+        Command::Connector(ConnectorCommand::Add(args)) => {
+            audsync::connect::connector_add_command(args)
+        }
+        Command::Check(args) => audsync::check::command(args),
     };
     match result {
         Ok(exit_code) => exit_code,

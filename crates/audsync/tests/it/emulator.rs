@@ -38,8 +38,26 @@ impl Sandbox {
         }
     }
 
+    /// The default world (one active account, one valid system-user token) with `scenario`.
+    pub fn with_scenario(scenario: &str) -> Sandbox {
+        Sandbox::start(
+            EmulatorConfig::default()
+                .with_scenario(scenario)
+                .expect("a built-in scenario"),
+        )
+    }
+
+    pub fn base_url(&self) -> String {
+        self.emulator().base_url()
+    }
+
     pub fn emulator(&self) -> &audsync_emulator::RunningEmulator {
         self.emulator.as_ref().expect("running")
+    }
+
+    /// Runs `future` on the sandbox's runtime (e.g. a `GraphClient` call to prepare state).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 }
 

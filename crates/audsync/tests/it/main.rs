@@ -1,5 +1,7 @@
 //! Integration tests of the `audsync` binary, one module per command.
 
+mod check;
+mod cli_misc;
 mod config;
 mod emulator;
 mod hash;
