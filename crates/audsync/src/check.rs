@@ -18,7 +18,6 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
 use audsync_graph::{
     AccountStatus, AdAccount, AdAccountId, ErrorAction, GraphClient, GraphError, Me, Permission,
     TokenInfo, UserProblem,
@@ -26,7 +25,7 @@ use audsync_graph::{
 use serde::Serialize;
 
 use crate::cli::CheckArgs;
-use crate::config::{Config, Connector};
+use crate::config::Connector;
 use crate::connect;
 
 /// A token expiring within this many days gets a warning: the 60-day user token of Meta's
@@ -822,23 +821,14 @@ pub fn render(results: &[CheckResult]) -> String {
 pub fn command(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     connect::init_logging();
     let config = connect::load_config(&args.config.config)?;
-    let connectors: Vec<&Connector> = match &args.connector {
-        Some(name) => vec![config.connector(name).with_context(|| {
-            format!(
-                "no connector {name:?} in {} (it has: {})",
-                args.config.config.display(),
-                connector_names(&config)
-            )
-        })?],
-        None => config.connectors.iter().collect(),
-    };
-    if connectors.is_empty() {
-        bail!(
-            "{} has no connector; add one with `audsync connector add NAME --ad-account-id ID \
-             --access-token-env VAR`",
-            args.config.config.display()
-        );
-    }
+    let connectors = connect::select_named(
+        &config.connectors,
+        |connector| &connector.name,
+        args.connector.as_deref(),
+        "connector",
+        &args.config.config,
+        "add one with `audsync connector add NAME --ad-account-id ID --access-token-env VAR`",
+    )?;
     check_and_print(&connectors)
 }
 
@@ -871,18 +861,6 @@ pub async fn check_connector(connector: &Connector) -> anyhow::Result<Vec<CheckR
         has_app_credentials: connect::has_app_credentials(connector),
     };
     Ok(run_checks(&client, &target, SystemTime::now()).await)
-}
-
-fn connector_names(config: &Config) -> String {
-    if config.connectors.is_empty() {
-        return "none".to_owned();
-    }
-    config
-        .connectors
-        .iter()
-        .map(|connector| format!("{:?}", connector.name))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub enum Command {
     Connector(ConnectorCommand),
     /// Check that a connector can sync: token, permissions, ad account, terms, limits.
     Check(CheckArgs),
+    /// Show each segment's audience: members, last run, size and status at Meta.
+    Status(StatusArgs),
 }
 
 /// Where the configuration file is (`--config`, or `AUDSYNC_CONFIG`).
@@ -146,6 +148,20 @@ business, fewer than 500 customer-file audiences.
 
 Exit status: 0 when nothing failed (warnings allowed); 1 when a check failed; 2 on a usage or
 configuration error.";
+
+/// `audsync status [SEGMENT]`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The segment to show [default: every segment].
+    pub segment: Option<String>,
+
+    /// Do not call Meta; show only what the state store holds.
+    #[arg(long)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
 
 /// `audsync hash`: reads a CSV or JSON Lines customer file, writes one row of match keys per
 /// user in Meta's schema order, and the rows it rejected, with reasons, to a separate file.

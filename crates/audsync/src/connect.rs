@@ -105,6 +105,38 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The one item `wanted` names (a connector, a segment), or every item when none is named.
+/// Errors name the file and list the names it has; `empty_hint` says how to add the first.
+pub fn select_named<'a, T>(
+    items: &'a [T],
+    name_of: impl Fn(&T) -> &str,
+    wanted: Option<&str>,
+    kind: &str,
+    config_path: &Path,
+    empty_hint: &str,
+) -> anyhow::Result<Vec<&'a T>> {
+    if items.is_empty() {
+        bail!("{} has no {kind}; {empty_hint}", config_path.display());
+    }
+    let Some(wanted) = wanted else {
+        return Ok(items.iter().collect());
+    };
+    match items.iter().find(|item| name_of(item) == wanted) {
+        Some(item) => Ok(vec![item]),
+        None => {
+            let names: Vec<String> = items
+                .iter()
+                .map(|item| format!("{:?}", name_of(item)))
+                .collect();
+            bail!(
+                "no {kind} {wanted:?} in {} (it has: {})",
+                config_path.display(),
+                names.join(", ")
+            )
+        }
+    }
+}
+
 /// Logs to stderr, `warn` and above unless `RUST_LOG` says otherwise; never a token or a row
 /// (the Graph client and the emulator log codes and counts only). A subscriber installed
 /// already serves as well.
@@ -293,6 +325,35 @@ mod tests {
         assert!(interactive_graph_client(&connector).is_ok());
         assert!(graph_client(&connector).is_ok());
         assert!(INTERACTIVE_MAX_ATTEMPTS < RetryPolicy::default().max_attempts);
+    }
+
+    #[test]
+    fn select_named_picks_one_or_all_and_lists_names_when_missing() {
+        let names = ["meta", "meta-eu"];
+        let path = Path::new("audsync.toml");
+        let select =
+            |wanted| select_named(&names, |name| name, wanted, "connector", path, "add one");
+        assert_eq!(select(None).expect("all"), [&"meta", &"meta-eu"]);
+        assert_eq!(select(Some("meta-eu")).expect("one"), [&"meta-eu"]);
+        let error = select(Some("nope")).expect_err("unknown");
+        assert_eq!(
+            error.to_string(),
+            "no connector \"nope\" in audsync.toml (it has: \"meta\", \"meta-eu\")"
+        );
+        let none: [&str; 0] = [];
+        let error = select_named(
+            &none,
+            |name| name,
+            None,
+            "segment",
+            path,
+            "add a [[segment]]",
+        )
+        .expect_err("empty");
+        assert_eq!(
+            error.to_string(),
+            "audsync.toml has no segment; add a [[segment]]"
+        );
     }
 
     #[test]

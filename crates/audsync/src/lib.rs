@@ -8,6 +8,7 @@
 //! - `connect.rs`: the Graph client of a configured connector; `audsync init` and
 //!   `audsync connector add`.
 //! - `check.rs`: `audsync check`, the connector pre-flight as a list of results.
+//! - `status.rs`: `audsync status`, each segment's audience from the store and from Meta.
 
 pub mod check;
 pub mod cli;
@@ -17,4 +18,5 @@ pub mod emulator_command;
 pub mod hash;
 pub mod secrets;
 pub mod sources;
+pub mod status;
 pub mod store;

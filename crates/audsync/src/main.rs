@@ -21,6 +21,7 @@ fn main() -> ExitCode {
             audsync::connect::connector_add_command(args)
         }
         Command::Check(args) => audsync::check::command(args),
+        Command::Status(args) => audsync::status::command(args),
     };
     match result {
         Ok(exit_code) => exit_code,

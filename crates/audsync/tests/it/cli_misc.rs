@@ -5,7 +5,7 @@ use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_APP_ID, DEFAULT_APP_SECRET,
 
 use crate::check::{audsync_in, printed_checks};
 use crate::emulator::Sandbox;
-use crate::support::TestDir;
+use crate::support::{Run, TestDir};
 
 #[test]
 fn init_writes_the_example_and_refuses_to_overwrite_without_force() {
@@ -161,59 +161,44 @@ fn connector_add_saves_even_when_a_check_fails_and_exits_1() {
     assert!(dir.read("audsync.toml").contains("encrypted:v1:"));
 }
 
-#[test]
-fn connector_add_refuses_missing_variables_and_writes_nothing() {
-    let dir = TestDir::new();
-    let args = [
+/// `audsync connector add meta --ad-account-id ID --access-token-env T EXTRA…` with `vars`.
+fn add_meta(dir: &TestDir, ad_account: &str, extra: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut args = vec![
         "connector",
         "add",
         "meta",
         "--ad-account-id",
-        "act_1",
+        ad_account,
         "--access-token-env",
-        "UNSET_TOKEN_VAR",
+        "T",
     ];
-    let run = audsync_in(&dir, &args, &[]);
+    args.extend_from_slice(extra);
+    audsync_in(dir, &args, vars)
+}
+
+#[test]
+fn connector_add_refuses_missing_variables_and_writes_nothing() {
+    let dir = TestDir::new();
+    let run = add_meta(&dir, "act_1", &[], &[]);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(
-        run.stderr.contains("UNSET_TOKEN_VAR") && run.stderr.contains("not set"),
+        run.stderr.contains("--access-token-env T") && run.stderr.contains("not set"),
         "{}",
         run.stderr
     );
     assert!(!dir.path("audsync.toml").exists());
 
-    let run = audsync_in(
+    let run = add_meta(
         &dir,
-        &[
-            "connector",
-            "add",
-            "meta",
-            "--ad-account-id",
-            "act_1",
-            "--access-token-env",
-            "T",
-            "--app-secret-env",
-            "S",
-        ],
+        "act_1",
+        &["--app-secret-env", "S"],
         &[("T", "EAAx"), ("S", "secret")],
     );
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(run.stderr.contains("--app-id"), "{}", run.stderr);
     assert!(!dir.path("audsync.toml").exists());
 
-    let run = audsync_in(
-        &dir,
-        &[
-            "connector",
-            "add",
-            "meta",
-            "--ad-account-id",
-            "act_12x",
-            "--access-token-env",
-            "T",
-        ],
-        &[("T", "EAAx")],
-    );
+    let run = add_meta(&dir, "act_12x", &[], &[("T", "EAAx")]);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(
         run.stderr.contains("not an ad account id"),

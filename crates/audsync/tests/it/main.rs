@@ -5,5 +5,6 @@ mod cli_misc;
 mod config;
 mod emulator;
 mod hash;
+mod status;
 mod store;
 mod support;
