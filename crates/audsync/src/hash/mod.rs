@@ -24,8 +24,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use audsync_core::key::N_KEYS;
 use audsync_core::{
-    AbsentReason, CountryCode, DateOrder, EligibilityRule, Engine, Field, MatchKey, Member,
-    NameScript, NormalizeOptions, NormalizedOutcome, Rejection, RowOutcome, Scratch,
+    AbsentReason, CountryCode, DateOrder, EligibilityRule, Engine, Field, MatchKey, NameScript,
+    NormalizeOptions, RowOutcome, Scratch,
 };
 
 use crate::cli::{DateOrderArg, EmitArg, FormatArg, HashArgs, NamesArg};
@@ -216,22 +216,64 @@ fn process_chunk(
             output.counts.count_reject(NO_USER_ID);
             return;
         }
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            if job.emit_normalized {
-                let normalized = job.engine.normalize(&job.fields, values, scratch);
-                match normalized.rejection() {
-                    Some(rejection) => Outcome::Rejected(rejection.clone()),
-                    None => Outcome::Normalized(normalized),
-                }
-            } else {
-                match job.engine.process(&job.fields, values, scratch) {
-                    RowOutcome::Member(member) => Outcome::Hashed(member),
-                    RowOutcome::Rejected(rejection) => Outcome::Rejected(rejection),
-                }
-            }
+        // The row is handled inside `catch_unwind` so that a bug in normalization costs one
+        // row (rejected as an internal error), not the run; handling it there also spares
+        // moving the 1 KiB member out of the closure.
+        let members_len = output.members.len();
+        let rejects_len = output.rejects.len();
+        let n_members = output.counts.n_members;
+        let handled = panic::catch_unwind(AssertUnwindSafe(|| {
+            handle_row(
+                job,
+                &is_output_key,
+                line,
+                user_id,
+                values,
+                scratch,
+                &mut output,
+            );
         }));
-        match &outcome {
-            Ok(Outcome::Hashed(member)) => {
+        if handled.is_err() {
+            *scratch = Scratch::new();
+            output.members.truncate(members_len);
+            output.rejects.truncate(rejects_len);
+            output.counts.n_members = n_members;
+            write_reject(&mut output.rejects, line, user_id, INTERNAL_ERROR);
+            output.counts.count_reject(INTERNAL_ERROR);
+        }
+    });
+    output
+}
+
+/// Normalizes and hashes (or only normalizes) one row and writes it to the members or the
+/// rejects of `output`.
+fn handle_row(
+    job: &HashJob,
+    is_output_key: &[bool; N_KEYS],
+    line: u64,
+    user_id: &str,
+    values: &[&str],
+    scratch: &mut Scratch,
+    output: &mut ChunkOutput,
+) {
+    let rejection = if job.emit_normalized {
+        let normalized = job.engine.normalize(&job.fields, values, scratch);
+        match normalized.rejection() {
+            Some(rejection) => rejection.reason,
+            None => {
+                write_csv_field(&mut output.members, user_id);
+                for key in &job.output_keys {
+                    output.members.push(',');
+                    write_csv_field(&mut output.members, normalized.get(*key).unwrap_or(""));
+                }
+                output.count_member(normalized.absent(), is_output_key);
+                return;
+            }
+        }
+    } else {
+        match job.engine.process(&job.fields, values, scratch) {
+            RowOutcome::Rejected(rejection) => rejection.reason,
+            RowOutcome::Member(member) => {
                 write_csv_field(&mut output.members, user_id);
                 for key in &job.output_keys {
                     output.members.push(',');
@@ -242,36 +284,14 @@ fn process_chunk(
                         quote_if_needed(&mut output.members, start);
                     }
                 }
-                output.count_member(member.absent(), &is_output_key);
-            }
-            Ok(Outcome::Normalized(normalized)) => {
-                write_csv_field(&mut output.members, user_id);
-                for key in &job.output_keys {
-                    output.members.push(',');
-                    write_csv_field(&mut output.members, normalized.get(*key).unwrap_or(""));
-                }
-                output.count_member(normalized.absent(), &is_output_key);
-            }
-            Ok(Outcome::Rejected(rejection)) => {
-                let reason = rejection.reason.to_string();
-                write_reject(&mut output.rejects, line, user_id, &reason);
-                output.counts.count_reject(&reason);
-            }
-            Err(_) => {
-                *scratch = Scratch::new();
-                write_reject(&mut output.rejects, line, user_id, INTERNAL_ERROR);
-                output.counts.count_reject(INTERNAL_ERROR);
+                output.count_member(member.absent(), is_output_key);
+                return;
             }
         }
-    });
-    output
-}
-
-/// What one row gave, in the form the output wants.
-enum Outcome {
-    Hashed(Member),
-    Normalized(NormalizedOutcome),
-    Rejected(Rejection),
+    };
+    let reason = rejection.to_string();
+    write_reject(&mut output.rejects, line, user_id, &reason);
+    output.counts.count_reject(&reason);
 }
 
 fn write_reject(rejects: &mut String, line: u64, user_id: &str, reason: &str) {
