@@ -843,7 +843,7 @@ impl RowParser {
         }
         // One UTF-8 check for the whole line; the delimiter is ASCII, so every field of a
         // valid line is valid. Otherwise only the wanted fields decide.
-        let whole = std::str::from_utf8(record).ok();
+        let whole = simdutf8::basic::from_utf8(record).ok();
         for column_idx in wanted {
             let start = match column_idx.checked_sub(1) {
                 Some(previous) => self.field_ends[previous] + 1,
@@ -886,7 +886,7 @@ impl RowParser {
         // of it. A field whose ends are not character boundaries is invalid on its own; that
         // and an invalid record go the slow path, field by field, so that only the wanted
         // columns decide and the error names the column.
-        let fast = match std::str::from_utf8(record.as_slice()) {
+        let fast = match simdutf8::basic::from_utf8(record.as_slice()) {
             Ok(whole) => self.whole_record_fields(record, whole, wanted, values),
             Err(_) => FastPath::Retry,
         };
