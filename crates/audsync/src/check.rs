@@ -184,11 +184,11 @@ pub async fn run_checks(
     now: SystemTime,
 ) -> Vec<CheckResult> {
     let mut results = Vec::with_capacity(CHECK_NAMES.len());
-    let me = client.me().await;
+    let me = connect::within_deadline(client.me()).await;
     // With app credentials `debug_token` is authoritative even when /me fails (it says when
     // the token expired); without, the token inspects itself, which works only while valid.
     let token_info = if me.is_ok() || target.has_app_credentials {
-        Some(client.debug_token().await)
+        Some(connect::within_deadline(client.debug_token()).await)
     } else {
         None
     };
@@ -206,7 +206,7 @@ pub async fn run_checks(
         return results;
     }
 
-    let permissions = client.me_permissions().await;
+    let permissions = connect::within_deadline(client.me_permissions()).await;
     let valid_info = token_info.and_then(Result::ok).filter(|info| info.is_valid);
     results.push(ads_management_check(
         &permissions,
@@ -214,7 +214,7 @@ pub async fn run_checks(
         &target.ad_account,
     ));
 
-    let account = client.ad_account(&target.ad_account).await;
+    let account = connect::within_deadline(client.ad_account(&target.ad_account)).await;
     results.push(ad_account_check(&account, &target.ad_account));
     let account = match account {
         Ok(account) => account,
@@ -232,7 +232,7 @@ pub async fn run_checks(
     results.push(terms_check(&account));
     results.push(business_check(&account));
     results.push(
-        match client.list_custom_audiences(&target.ad_account).await {
+        match connect::within_deadline(client.list_custom_audiences(&target.ad_account)).await {
             Ok(audiences) => audience_count_check(
                 audiences
                     .iter()
@@ -722,7 +722,9 @@ pub fn utc_date(unix_seconds: i64) -> String {
 /// "2 minutes", "45 seconds".
 fn plain_duration(duration: Duration) -> String {
     let seconds = duration.as_secs().max(1);
-    if seconds < 120 {
+    if seconds == 1 {
+        "1 second".to_owned()
+    } else if seconds < 120 {
         format!("{seconds} seconds")
     } else {
         format!("{} minutes", seconds.div_ceil(60))
@@ -819,7 +821,7 @@ pub fn render(results: &[CheckResult]) -> String {
 
 /// `audsync check [CONNECTOR]`: checks one connector, or every connector of the file.
 pub fn command(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    connect::init_logging();
+    connect::init_logging(connect::INTERACTIVE_LOG_LEVEL);
     let config = connect::load_config(&args.config.config)?;
     let connectors = connect::select_named(
         &config.connectors,

@@ -1,12 +1,14 @@
 //! Connecting to Meta: the `GraphClient` of a configured connector (the one place check, status and sync build it), the runtime and logging of commands, and `audsync init` / `audsync connector add`.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use audsync_graph::{
-    AccessToken, AdAccountId, AppSecret, GraphClient, GraphSettings, RetryPolicy, Timeouts,
+    AccessToken, AdAccountId, AppSecret, GraphClient, GraphError, GraphSettings, RetryPolicy,
+    Timeouts,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -25,6 +27,11 @@ pub const INTERACTIVE_MAX_TOTAL_WAIT: Duration = Duration::from_secs(5);
 
 /// Request timeout for interactive commands: their calls are small reads.
 pub const INTERACTIVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest an interactive command waits for one Graph call, retries and rate-limit pauses
+/// included, before it reports a timeout. Our choice: a throttled ad account can be paused
+/// for minutes (contract §6.3); a person at the terminal is told instead.
+pub const INTERACTIVE_CALL_DEADLINE: Duration = Duration::from_secs(45);
 
 /// Exit status when a check failed (configuration and usage errors exit 2).
 pub const EXIT_CHECK_FAILED: u8 = 1;
@@ -72,7 +79,23 @@ pub fn interactive_graph_client(connector: &Connector) -> anyhow::Result<GraphCl
         request: INTERACTIVE_REQUEST_TIMEOUT,
         ..Timeouts::default()
     };
+    // Never pause an ad account because its usage is high: interactive calls are few, and a
+    // throttled call is reported rather than waited out.
+    settings.rate.usage_pause_threshold_pct = NEVER_PAUSE_ON_USAGE_PCT;
     GraphClient::new(settings).with_context(|| format!("connector {:?}", connector.name))
+}
+
+/// A usage percentage Graph never reports (it tops out at 100).
+const NEVER_PAUSE_ON_USAGE_PCT: f64 = 1_000.0;
+
+/// Runs one Graph call of an interactive command within [`INTERACTIVE_CALL_DEADLINE`]; past
+/// it, the call is dropped and reported as [`GraphError::Timeout`].
+pub async fn within_deadline<T>(
+    call: impl Future<Output = Result<T, GraphError>>,
+) -> Result<T, GraphError> {
+    tokio::time::timeout(INTERACTIVE_CALL_DEADLINE, call)
+        .await
+        .unwrap_or(Err(GraphError::Timeout))
 }
 
 /// The connector's ad account as the Graph client's id type.
@@ -137,15 +160,20 @@ pub fn select_named<'a, T>(
     }
 }
 
-/// Logs to stderr, `warn` and above unless `RUST_LOG` says otherwise; never a token or a row
-/// (the Graph client and the emulator log codes and counts only). A subscriber installed
-/// already serves as well.
-pub fn init_logging() {
+/// The log level of `check`, `status` and `connector add`: their output already says what
+/// failed, so the client's warnings ("giving up on a Graph request") would only repeat it.
+pub const INTERACTIVE_LOG_LEVEL: &str = "error";
+
+/// Logs to stderr at `default_level` (`warn`, `error`, …) unless `RUST_LOG` says otherwise;
+/// never a token or a row (the Graph client and the emulator log codes and counts only). A
+/// subscriber installed already serves as well.
+pub fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
@@ -214,7 +242,7 @@ pub fn init_command(args: &InitArgs) -> anyhow::Result<()> {
 /// [`crate::secrets::add_connector`], then checks the connector and prints the checks. Exits
 /// 1 when a check failed (the connector stays saved: fix the problem and run `audsync check`).
 pub fn connector_add_command(args: &ConnectorAddArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(INTERACTIVE_LOG_LEVEL);
     let env = Environment::from_process();
     let access_token = secret_from_env(&env, &args.access_token_env, "--access-token-env")?;
     let app_secret = args

@@ -73,7 +73,7 @@ pub struct SegmentStatus {
 
 /// `audsync status [SEGMENT]`.
 pub fn command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    connect::init_logging();
+    connect::init_logging(connect::INTERACTIVE_LOG_LEVEL);
     let config = connect::load_config(&args.config.config)?;
     let segments = connect::select_named(
         &config.segments,
@@ -141,8 +141,11 @@ impl Connection {
             app_id: connector.app_id.clone(),
             has_app_credentials: connect::has_app_credentials(connector),
         };
-        let token =
-            check::token_info_check(&client.debug_token().await, &target, SystemTime::now());
+        let token = check::token_info_check(
+            &connect::within_deadline(client.debug_token()).await,
+            &target,
+            SystemTime::now(),
+        );
         Ok(Connection { client, token })
     }
 }
@@ -191,7 +194,7 @@ async fn meta_status(record: &AudienceRecord, client: &GraphClient) -> MetaStatu
     if let Ok(ad_account) = audsync_graph::AdAccountId::parse(&record.ad_account_id) {
         client.bind_audience(&audience_id, &ad_account);
     }
-    match client.get_audience(&audience_id).await {
+    match connect::within_deadline(client.get_audience(&audience_id)).await {
         Ok(audience) => MetaStatus::Found(Box::new(audience)),
         Err(error) => unavailable(&error, record),
     }

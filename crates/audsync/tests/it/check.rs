@@ -378,6 +378,38 @@ fn the_audience_count_warns_at_450_and_fails_at_500() {
 }
 
 #[test]
+fn a_throttled_ad_account_is_reported_not_waited_for() {
+    // The scenario allows 5 calls per hour per ad account; each check makes 2 of them.
+    let sandbox = Sandbox::with_scenario("throttled");
+    let dir = TestDir::new();
+    dir.write(
+        "audsync.toml",
+        connector_toml("meta", &sandbox.base_url(), DEFAULT_AD_ACCOUNT_ID, false),
+    );
+    let mut exit_codes = Vec::new();
+    let throttled = loop {
+        let run = audsync_in(&dir, &["check"], &default_vars());
+        exit_codes.push(run.code);
+        let checks = printed_checks(&run.stdout);
+        if let Some(check) = checks.into_iter().find(|check| check.status == "fail") {
+            assert_eq!(run.code, Some(1));
+            assert!(!run.stderr.contains("WARN"), "{}", run.stderr);
+            break check;
+        }
+        assert!(exit_codes.len() < 5, "never throttled: {exit_codes:?}");
+    };
+    assert_eq!(exit_codes[..2], [Some(0), Some(0)]);
+    assert_words(
+        &throttled,
+        &[
+            "Meta is throttling calls to this ad account",
+            "80003",
+            "Run the check again in",
+        ],
+    );
+}
+
+#[test]
 fn an_unreachable_graph_url_fails_fast_and_skips_the_rest() {
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
