@@ -372,14 +372,19 @@ pub fn run(args: &HashArgs) -> anyhow::Result<()> {
     };
 
     let started = Instant::now();
-    let counts = hash_source(
+    let counts = match hash_source(
         source,
         &job,
         n_workers,
         &mut members_out,
         rejects_out.as_mut().map(|out| out as &mut dyn Write),
-    )
-    .with_context(|| format!("hashing {}", args.file.display()))?;
+    ) {
+        Ok(counts) => counts,
+        // The program reading stdout (`| head`) has had enough: stop quietly, like other
+        // command-line tools.
+        Err(error) if args.output.is_none() && is_broken_pipe(&error) => return Ok(()),
+        Err(error) => return Err(error.context(format!("hashing {}", args.file.display()))),
+    };
     eprint!("{}", counts.summary(&job.output_keys, started.elapsed()));
     if args.rejects.is_none() && counts.n_rejected() > 0 {
         eprintln!("(pass --rejects PATH to get the rejected rows with their line numbers)");
@@ -421,9 +426,12 @@ pub fn demo() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let members = String::from_utf8_lossy(&members);
     let rejects = String::from_utf8_lossy(&rejects);
-    writeln!(stdout, "\nfirst members (hashed, as Meta receives them):")?;
+    writeln!(
+        stdout,
+        "\nfirst members (hashed, as Meta receives them; digests cut short here):"
+    )?;
     for line in members.lines().take(DEMO_ROWS_SHOWN + 1) {
-        writeln!(stdout, "  {line}")?;
+        writeln!(stdout, "  {}", abbreviate_digests(line))?;
     }
     writeln!(stdout, "\nfirst rejects:")?;
     for line in rejects.lines().take(DEMO_ROWS_SHOWN + 1) {
@@ -436,6 +444,32 @@ pub fn demo() -> anyhow::Result<()> {
         "\nrun `audsync hash examples/customers.csv --rejects rejects.csv > members.csv` for the full output"
     )?;
     Ok(())
+}
+
+/// Whether `error` comes from writing to a closed pipe.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io_error| io_error.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Digests shown by `audsync demo`: the first hex digits.
+const DEMO_DIGEST_DIGITS: usize = 8;
+
+/// A members CSV line with each 64-hex-digit digest cut to its first digits, for people.
+fn abbreviate_digests(line: &str) -> String {
+    line.split(',')
+        .map(|cell| {
+            if cell.len() == 64 && cell.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                format!("{}…", &cell[..DEMO_DIGEST_DIGITS])
+            } else {
+                cell.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn normalize_options(args: &HashArgs) -> anyhow::Result<NormalizeOptions> {

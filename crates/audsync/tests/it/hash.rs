@@ -358,6 +358,31 @@ fn output_keeps_input_order_across_many_chunks_and_threads() {
 }
 
 #[test]
+fn a_closed_stdout_pipe_ends_the_run_quietly() {
+    let dir = TestDir::new();
+    let mut input = String::from("user_id,email\n");
+    for row_idx in 0..200_000 {
+        input.push_str(&format!("u{row_idx},user{row_idx}@example.com\n"));
+    }
+    let input = dir.write("many.csv", input);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_audsync"))
+        .args(["hash", arg(&input)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start audsync");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut first_bytes = [0u8; 100];
+    std::io::Read::read_exact(&mut stdout, &mut first_bytes).expect("read the first bytes");
+    drop(stdout);
+    let output = child.wait_with_output().expect("wait for audsync");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert!(first_bytes.starts_with(b"user_id,EXTERN_ID,EMAIL\n"));
+}
+
+#[test]
 fn demo_hashes_the_bundled_example_file() {
     let run = audsync(["demo"]).success();
     assert!(
