@@ -216,10 +216,10 @@ pub fn init_command(args: &InitArgs) -> anyhow::Result<()> {
         ));
         let _ = std::fs::remove_file(&temporary);
         config::write_example(&temporary)?;
-        std::fs::rename(&temporary, path).with_context(|| {
+        if let Err(error) = std::fs::rename(&temporary, path) {
             let _ = std::fs::remove_file(&temporary);
-            format!("cannot replace {}", path.display())
-        })?;
+            return Err(error).with_context(|| format!("cannot replace {}", path.display()));
+        }
     } else {
         config::write_example(path)?;
     }

@@ -9,7 +9,9 @@
 //! and exposes no flag that says it has finished. So the rule is time-based: matching is
 //! **in progress for 24 hours after the last upload**, the later of Meta's `time_updated` for
 //! the audience (when Meta was reached) and the end of the last run that sent changes (from
-//! the store; the only signal offline). After that it is reported done.
+//! the store; the only signal offline). After that it is reported done. Before audsync sent
+//! anything (no member held, no run with changes) it is "nothing uploaded yet", whatever
+//! `time_updated` says (it also moves when the audience is created or renamed).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -316,7 +318,11 @@ pub fn status_lines(
             lines.push(("delivery", text, fix));
         }
     }
+    // Meta's `time_updated` also moves when the audience is created or renamed: it counts only
+    // once audsync has uploaded something.
+    let uploaded = status.members_held > 0 || status.last_change_run_at.is_some();
     let meta_updated = meta_audience
+        .filter(|_| uploaded)
         .and_then(|audience| audience.time_updated)
         .filter(|time| *time > 0)
         .map(|time| UNIX_EPOCH + Duration::from_secs(time.unsigned_abs()));
@@ -759,6 +765,23 @@ mod tests {
         );
         assert_eq!(line(&lines, "Meta").1, "Meta could not be reached (x)");
         assert_eq!(line(&lines, "matching").1, "nothing uploaded yet");
+    }
+
+    #[test]
+    fn an_audience_created_but_never_filled_has_nothing_to_match() {
+        let mut empty = status(
+            MetaStatus::Found(Box::new(audience(None, None, 200, 300))),
+            None,
+        );
+        empty.members_held = 0;
+        let lines = status_lines(&empty, now());
+        assert_eq!(line(&lines, "matching").1, "nothing uploaded yet");
+        empty.members_held = 1;
+        let lines = status_lines(&empty, now());
+        assert!(
+            line(&lines, "matching").1.starts_with("in progress"),
+            "{lines:?}"
+        );
     }
 
     #[test]
