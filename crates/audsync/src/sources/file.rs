@@ -777,10 +777,12 @@ impl RowParser {
         let mut pos = 0;
         let mut line = chunk.first_line;
         while pos < bytes.len() {
-            let line_end =
-                memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |offset| pos + offset);
-            let raw_line = &bytes[pos..line_end];
-            if memchr::memchr(b'"', raw_line).is_none() {
+            // One scan finds the line's end, or a quote first.
+            let stop = memchr::memchr2(b'"', b'\n', &bytes[pos..]).map(|offset| pos + offset);
+            let has_quote = stop.is_some_and(|at| bytes[at] == b'"');
+            if !has_quote {
+                let line_end = stop.unwrap_or(bytes.len());
+                let raw_line = &bytes[pos..line_end];
                 let record = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
                 // Blank lines are no rows (as for the csv crate).
                 if !record.is_empty() {
