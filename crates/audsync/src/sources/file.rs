@@ -116,7 +116,7 @@ impl RowError {
 
 /// An opened file source: its format, its columns, and the not yet consumed input.
 pub struct FileSource {
-    /// Where the rows come from, for messages (`-` is stdin).
+    /// Where the rows come from, for messages (`<stdin>` for stdin).
     pub path: PathBuf,
     pub format: FileFormat,
     /// Column names: the CSV header, or the keys seen in the first JSON Lines objects.
@@ -166,7 +166,12 @@ impl FileSource {
                 FileFormat::from_path(path)
             }
         });
-        Self::from_reader(path.to_path_buf(), reader, format)
+        let name = if is_stdin {
+            PathBuf::from("<stdin>")
+        } else {
+            path.to_path_buf()
+        };
+        Self::from_reader(name, reader, format)
     }
 
     /// Like [`FileSource::open`], from any reader.
@@ -193,7 +198,7 @@ impl FileSource {
         };
         match format {
             FileFormat::Csv => source.read_csv_header()?,
-            FileFormat::JsonLines => source.sample_json_keys(),
+            FileFormat::JsonLines => source.sample_json_keys()?,
         }
         Ok(source)
     }
@@ -315,7 +320,10 @@ impl FileSource {
         Ok(())
     }
 
-    fn sample_json_keys(&mut self) {
+    fn sample_json_keys(&mut self) -> anyhow::Result<()> {
+        if self.pending.iter().all(|byte| byte.is_ascii_whitespace()) {
+            bail!("{} is empty: no JSON object to read", self.path.display());
+        }
         let sample_end = self.pending.len().min(SNIFF_BYTES);
         for line in self.pending[..sample_end]
             .split(|byte| *byte == b'\n')
@@ -332,6 +340,7 @@ impl FileSource {
                 }
             }
         }
+        Ok(())
     }
 }
 
