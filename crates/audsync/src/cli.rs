@@ -30,6 +30,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Show each segment's audience: members, last run, size and status at Meta.
     Status(StatusArgs),
+    /// Show what `sync SEGMENT` would change, sending nothing (a dry run).
+    Plan(SyncArgs),
+    /// Make the segment's Meta audience equal to the segment: adds, removes, or --replace.
+    Sync(SyncArgs),
 }
 
 /// Where the configuration file is (`--config`, or `AUDSYNC_CONFIG`).
@@ -247,6 +251,38 @@ line,user_id,reason; a summary with counts goes to stderr.
 
 Exit status: 0 when the file was processed (even with rejects); 2 on a usage or I/O error
 (unreadable file, unknown key in --map, bad flag).";
+
+/// `audsync plan SEGMENT` and `audsync sync SEGMENT`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SYNC_AFTER_HELP)]
+pub struct SyncArgs {
+    /// The segment (its `name` in the configuration).
+    pub segment: String,
+
+    /// Upload the whole segment in one `/usersreplace` session instead of adds and removes
+    /// (needed once after a mapping change; Meta then swaps the audience's members).
+    #[arg(long)]
+    pub replace: bool,
+
+    /// No progress on stderr (the report is still printed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+const SYNC_AFTER_HELP: &str = "\
+A sync reads the segment's source, normalizes and hashes it, compares it with what was sent
+before (the state store), then removes the users who left or changed and adds the new and
+changed ones, in batches of up to 10,000, each committed to the store only after Meta accepted
+it. A crash loses nothing: the next run sends what is pending. `plan` prints the same counts
+and sends nothing.
+
+Exit status: 0 when the run succeeded (or the plan was made); 1 when Meta stopped the run (the
+report says why and what to do); 3 when some changes were refused or held back and stay
+pending; 2 on a usage, configuration or I/O error, or when another process is syncing the
+segment.";
 
 /// `--date-order` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,8 @@
 //!   `audsync connector add`.
 //! - `check.rs`: `audsync check`, the connector pre-flight as a list of results.
 //! - `status.rs`: `audsync status`, each segment's audience from the store and from Meta.
+//! - `sync/`: `audsync plan` and `audsync sync`: the streaming diff, batches to Meta, the
+//!   journal and commits, replace, the run report.
 
 pub mod check;
 pub mod cli;
@@ -20,3 +22,4 @@ pub mod secrets;
 pub mod sources;
 pub mod status;
 pub mod store;
+pub mod sync;

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
             audsync::connect::connector_add_command(args)
         }
         Command::Check(args) => audsync::check::command(args),
+        Command::Plan(args) => audsync::sync::command::plan_command(args),
+        Command::Sync(args) => audsync::sync::command::sync_command(args),
         Command::Status(args) => audsync::status::command(args),
     };
     match result {

@@ -8,3 +8,5 @@ mod hash;
 mod status;
 mod store;
 mod support;
+mod sync;
+mod sync_support;

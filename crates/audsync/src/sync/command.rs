@@ -1,0 +1,215 @@
+//! The `audsync plan SEGMENT` and `audsync sync SEGMENT [--replace]` subcommands: the config,
+//! the store, the connector's Graph client, then [`super::plan`] or [`super::run`], the report
+//! on stdout and the exit status.
+//!
+//! Exit status: 0 when the run succeeded (or the plan was made); 1 when Meta stopped the run
+//! (the report says why and what to do; pending changes wait for the next run); 3 when it ended
+//! partially (some changes refused or held back, e.g. removals on a too-small audience);
+//! 2 on a usage, configuration or I/O error, or when another process is syncing the segment.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use audsync_core::NormalizeOptions;
+use audsync_graph::{CustomerFileSource, NewAudience};
+
+use crate::cli::SyncArgs;
+use crate::config::{self, Config, Segment, Source};
+use crate::connect;
+use crate::sources::file::FileFormat;
+use crate::store::Store;
+use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
+use crate::sync::{ProgressMode, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
+
+/// `audsync plan SEGMENT`.
+pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
+    let config = connect::load_config(&args.config.config)?;
+    let spec = segment_spec(&config, &args.segment)?;
+    let options = options(args)?;
+    init_logging();
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let store = Store::connect(config.store.expose())
+            .await
+            .context("cannot open the state store")?;
+        let report = super::plan(&store, &spec, &options).await;
+        store.close().await;
+        report
+    })?;
+    print!("{report}");
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// `audsync sync SEGMENT [--replace]`.
+pub fn sync_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
+    let config = connect::load_config(&args.config.config)?;
+    let spec = segment_spec(&config, &args.segment)?;
+    let segment = config
+        .segment(&args.segment)
+        .context("the segment was just found")?;
+    let connector = config.connector(&segment.connector).with_context(|| {
+        format!(
+            "segment {}: no connector {:?}",
+            segment.name, segment.connector
+        )
+    })?;
+    let graph = connect::graph_client(connector)?;
+    let options = options(args)?;
+    init_logging();
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let store = Store::connect(config.store.expose())
+            .await
+            .context("cannot open the state store")?;
+        let deps = SyncDeps {
+            store: store.clone(),
+            graph,
+            inflight_root: inflight_root(&config, &args.config.config),
+        };
+        let report = super::run(&deps, &spec, &options).await;
+        store.close().await;
+        report
+    })?;
+    print!("{report}");
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+fn options(args: &SyncArgs) -> anyhow::Result<SyncOptions> {
+    let crash_after_batches = match std::env::var(CRASH_AFTER_BATCHES_ENV) {
+        Ok(text) => Some(
+            text.trim()
+                .parse()
+                .with_context(|| format!("{CRASH_AFTER_BATCHES_ENV} must be a number"))?,
+        ),
+        Err(_) => None,
+    };
+    Ok(SyncOptions {
+        replace: args.replace,
+        progress: if args.quiet {
+            ProgressMode::Off
+        } else {
+            ProgressMode::Auto
+        },
+        crash_after_batches,
+        ..SyncOptions::default()
+    })
+}
+
+/// A runtime with a thread for the store and the Graph client beside the blocking diff.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Logs to stderr, `warn` and above unless `RUST_LOG` says otherwise (the progress and the
+/// report are the normal output). Never PII, never tokens: see the fields in `sync/`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Where the in-flight records live: beside an SQLite store (`audsync.db` →
+/// `audsync.db.inflight/`), else beside the config file (`.audsync-inflight/`).
+pub fn inflight_root(config: &Config, config_path: &Path) -> PathBuf {
+    let url = config.store.expose();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let path = path.split('?').next().unwrap_or(path);
+        return PathBuf::from(format!("{path}.inflight"));
+    }
+    config_path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".audsync-inflight")
+}
+
+/// What a sync needs of a configured segment.
+pub fn segment_spec(config: &Config, name: &str) -> anyhow::Result<SegmentSpec> {
+    let Some(segment) = config.segment(name) else {
+        let known: Vec<&str> = config
+            .segments
+            .iter()
+            .map(|segment| segment.name.as_str())
+            .collect();
+        bail!(
+            "no segment {name:?} in the configuration (segments: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let connector = config
+        .connector(&segment.connector)
+        .with_context(|| format!("segment {name}: no connector {:?}", segment.connector))?;
+    let (source, format) = match &segment.source {
+        Source::Files { path, format, .. } => (
+            path.clone(),
+            match format {
+                config::FileFormat::Csv => FileFormat::Csv,
+                config::FileFormat::JsonLines => FileFormat::JsonLines,
+                config::FileFormat::Parquet => bail!(
+                    "segment {name}: Parquet sources are not supported by sync yet; export the \
+                     segment as CSV or JSON Lines"
+                ),
+            },
+        ),
+        Source::Query { .. } => bail!(
+            "segment {name}: SQL query sources are not supported by sync yet; export the \
+             segment as CSV or JSON Lines"
+        ),
+    };
+    Ok(SegmentSpec {
+        name: segment.name.clone(),
+        connector: connector.name.clone(),
+        ad_account: connect::ad_account_id(connector)?,
+        source,
+        format: Some(format),
+        mapping: segment.mapping_pairs(),
+        user_id_column: segment.user_id_column.clone(),
+        consent_column: segment.consent_column.clone(),
+        normalize: normalize_options(segment),
+        rule: segment.eligibility.clone(),
+        mode: match segment.mode {
+            config::SyncMode::Mirror => SyncMode::Mirror,
+            config::SyncMode::Upsert => SyncMode::Upsert,
+            config::SyncMode::Replace => SyncMode::Replace,
+        },
+        audience_name: segment.audience_name.clone(),
+        new_audience: NewAudience {
+            description: segment.description.clone(),
+            customer_file_source: match segment.customer_file_source {
+                config::CustomerFileSource::UserProvidedOnly => {
+                    CustomerFileSource::UserProvidedOnly
+                }
+                config::CustomerFileSource::PartnerProvidedOnly => {
+                    CustomerFileSource::PartnerProvidedOnly
+                }
+                config::CustomerFileSource::BothUserAndPartnerProvided => {
+                    CustomerFileSource::BothUserAndPartnerProvided
+                }
+            },
+        },
+    })
+}
+
+fn normalize_options(segment: &Segment) -> NormalizeOptions {
+    let mut options = NormalizeOptions::new(crate::hash::current_year());
+    options.default_country = segment.default_country;
+    options.date_order = segment.date_order;
+    options.names = segment.names;
+    options.hash_extern_id = segment.hash_extern_id;
+    options
+}
