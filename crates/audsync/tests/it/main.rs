@@ -3,6 +3,7 @@
 mod check;
 mod cli_misc;
 mod config;
+mod crash;
 mod emulator;
 mod hash;
 mod status;

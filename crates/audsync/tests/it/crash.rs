@@ -1,0 +1,246 @@
+//! Crash injection: the real `audsync sync` binary is killed (SIGKILL) at random moments, and
+//! aborted at the worst one (Meta accepted a batch, the store did not commit it), with the
+//! segment's source churning between runs; a final run must leave the emulator's audience
+//! holding exactly the segment's members.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use audsync::store::Store;
+use audsync::sync::CRASH_AFTER_BATCHES_ENV;
+use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, EmulatorConfig, Scenario};
+
+use crate::sync_support::{
+    Customer, SyncHarness, assert_same_keys, csv, customers, expected_emails,
+};
+
+/// The environment variable the test config reads the token from.
+const TOKEN_ENV: &str = "AUDSYNC_CRASH_TEST_TOKEN";
+
+/// Seed of the kill delays and the churn; set `AUDSYNC_CRASH_SEED` to replay a run.
+const DEFAULT_SEED: u64 = 0x5EED_CA5E;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A small xorshift generator: the test needs reproducible numbers, not good ones.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
+}
+
+/// Writes `audsync.toml` for segment `crash` reading `users.csv`, against the emulator.
+fn write_config(dir: &Path, graph_url: &str) -> PathBuf {
+    let config = format!(
+        r#"store = "sqlite://state.db"
+
+[[connector]]
+name = "meta"
+ad_account_id = "{DEFAULT_AD_ACCOUNT_ID}"
+access_token = "${{{TOKEN_ENV}}}"
+graph_url = "{graph_url}"
+access_tier = "full"
+
+[[segment]]
+name = "crash"
+connector = "meta"
+source = "users.csv"
+user_id_column = "user_id"
+mapping = {{ email = "EMAIL", phone = "PHONE" }}
+consent_column = "consent"
+default_country = "US"
+mode = "mirror"
+"#
+    );
+    let path = dir.join("audsync.toml");
+    std::fs::write(&path, config).expect("write the config");
+    path
+}
+
+fn spawn_sync(config: &Path, crash_after: Option<u32>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_audsync"));
+    command
+        .args(["sync", "crash", "--quiet", "--config"])
+        .arg(config)
+        .env(TOKEN_ENV, DEFAULT_ACCESS_TOKEN)
+        .env_remove(CRASH_AFTER_BATCHES_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(n_batches) = crash_after {
+        command.env(CRASH_AFTER_BATCHES_ENV, n_batches.to_string());
+    }
+    command.spawn().expect("the audsync binary starts")
+}
+
+/// Runs a sync to its end and returns (exit code, stdout, stderr).
+fn run_sync(config: &Path, crash_after: Option<u32>) -> (Option<i32>, String, String) {
+    let output = spawn_sync(config, crash_after)
+        .wait_with_output()
+        .expect("the sync ends");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Members of the final source, and the emulator's and store's view of the audience.
+async fn assert_exact(harness: &SyncHarness, dir: &Path, people: &[Customer]) {
+    let audience_id = harness
+        .audiences()
+        .await
+        .get("CA_crash")
+        .cloned()
+        .expect("CA_crash exists");
+    let expected = expected_emails(people);
+    assert_same_keys(&harness.member_emails(&audience_id).await, &expected);
+    let store = Store::connect(&format!("sqlite://{}", dir.join("state.db").display()))
+        .await
+        .expect("the store opens");
+    assert_eq!(
+        store.member_count("crash").await.unwrap(),
+        expected.len() as u64
+    );
+    assert!(store.unsettled_batches("crash").await.unwrap().is_empty());
+    store.close().await;
+}
+
+/// A harness whose emulator answers after 10 to 80 ms (so kills land during requests too).
+async fn slow_harness() -> SyncHarness {
+    let mut scenario = Scenario::default();
+    scenario.name = "crash-latency".to_owned();
+    scenario.latency = Some(audsync_emulator::LatencySettings {
+        min_ms: 10,
+        max_ms: 80,
+    });
+    let mut config = crate::sync_support::emulator_config();
+    config.scenarios.push(scenario);
+    SyncHarness::start_with(config).await
+}
+
+#[test]
+fn a_crash_between_acceptance_and_commit_loses_nothing() {
+    let runtime = runtime();
+    let harness = runtime.block_on(SyncHarness::start_with(EmulatorConfig {
+        small_audience_threshold: 0,
+        ..EmulatorConfig::default()
+    }));
+    let dir = harness.dir.path();
+    let config = write_config(dir, &harness.emulator.base_url());
+    let people = customers(0..25_000);
+    std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
+
+    // Batches 1 and 2 (users 0..20,000 in source order) are accepted; batch 2 is never
+    // committed.
+    let (code, _, stderr) = run_sync(&config, Some(2));
+    assert_eq!(code, None, "the test hook aborts the process: {stderr}");
+    assert!(stderr.contains(CRASH_AFTER_BATCHES_ENV), "{stderr}");
+    runtime.block_on(async {
+        let audience_id = harness.audiences().await["CA_crash"].clone();
+        assert_eq!(harness.members(&audience_id).await.len(), 20_000);
+        let store = Store::connect(&format!("sqlite://{}", dir.join("state.db").display()))
+            .await
+            .unwrap();
+        assert_eq!(store.member_count("crash").await.unwrap(), 10_000);
+        assert_eq!(store.unsettled_batches("crash").await.unwrap().len(), 1);
+        store.close().await;
+    });
+
+    // Before the rerun, some users of the uncommitted batch leave and some change their
+    // email: Meta holds rows the store never heard of.
+    let mut churned: Vec<Customer> = people
+        .iter()
+        .filter(|customer| {
+            let n: usize = customer.user_id[1..].parse().unwrap();
+            !(10_000..10_100).contains(&n)
+        })
+        .cloned()
+        .collect();
+    for customer in churned.iter_mut().skip(10_100).take(50) {
+        customer.email = format!("moved.{}@example.org", customer.user_id);
+    }
+    std::fs::write(dir.join("users.csv"), csv(&churned)).unwrap();
+    let (code, stdout, stderr) = run_sync(&config, None);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("after an interruption"), "{stdout}");
+    runtime.block_on(assert_exact(&harness, dir, &churned));
+}
+
+#[test]
+fn random_kills_with_churn_converge_to_the_segment() {
+    let seed = std::env::var("AUDSYNC_CRASH_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    eprintln!("crash test seed {seed} (replay with AUDSYNC_CRASH_SEED={seed})");
+    let mut rng = Rng(seed | 1);
+    let runtime = runtime();
+    let harness = runtime.block_on(slow_harness());
+    let dir = harness.dir.path();
+    let config = write_config(dir, &harness.emulator.base_url());
+    let mut people = customers(0..24_000);
+    std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
+    let mut next_user = 24_000;
+    let n_rounds = 12;
+    let mut max_at_meta = 0;
+    for round in 0..n_rounds {
+        if round % 2 == 1 {
+            // Churn: some leave, some enter, some change email, one withdraws consent.
+            let n_leave = rng.below(800) as usize;
+            for _ in 0..n_leave {
+                let victim = rng.below(people.len() as u64) as usize;
+                people.swap_remove(victim);
+            }
+            let n_enter = rng.below(1_200) as usize;
+            people.extend((next_user..next_user + n_enter).map(Customer::numbered));
+            next_user += n_enter;
+            for _ in 0..rng.below(400) {
+                let changed = rng.below(people.len() as u64) as usize;
+                people[changed].email = format!("r{round}.{}@example.net", people[changed].user_id);
+            }
+            let withdrawn = rng.below(people.len() as u64) as usize;
+            people[withdrawn].consent = "no";
+            std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
+        }
+        let delay = Duration::from_millis(rng.below(4_000));
+        let mut child = spawn_sync(&config, None);
+        std::thread::sleep(delay);
+        let finished = child
+            .try_wait()
+            .expect("the child can be waited on")
+            .is_some();
+        child.kill().ok();
+        child.wait().expect("the child ends");
+        let n_at_meta = runtime.block_on(async {
+            match harness.audiences().await.get("CA_crash") {
+                Some(audience_id) => harness.members(audience_id).await.len(),
+                None => 0,
+            }
+        });
+        max_at_meta = max_at_meta.max(n_at_meta);
+        eprintln!(
+            "round {round}: {} users in the source, {} at Meta, {} after {delay:?}",
+            people.len(),
+            n_at_meta,
+            if finished { "finished" } else { "killed" },
+        );
+    }
+    // The kills must have hit runs that were sending, or the test proves nothing.
+    assert!(max_at_meta > 0, "no run reached Meta before it was killed");
+    let (code, stdout, stderr) = run_sync(&config, None);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    runtime.block_on(assert_exact(&harness, dir, &people));
+}
