@@ -288,6 +288,84 @@ impl fmt::Debug for Scratch {
     }
 }
 
+/// The member the last row became, read in place from the [`Scratch`] that holds it (see
+/// [`Engine::process_view`]). Like [`Member`], its `Debug` shows no values.
+pub struct MemberView<'scratch> {
+    slots: &'scratch [Slot; N_KEYS],
+    /// Keys sent as SHA-256 digests.
+    hashed: KeySet,
+}
+
+impl MemberView<'_> {
+    /// Whether `key` has a value to send.
+    pub fn is_present(&self, key: MatchKey) -> bool {
+        self.slots[key.index()].state == SlotState::Present
+    }
+
+    /// Whether `key` is sent as a digest (64 lowercase hex when present): such a cell never
+    /// needs CSV quoting.
+    pub fn is_hashed(&self, key: MatchKey) -> bool {
+        self.hashed.contains(key)
+    }
+
+    /// Appends the wire form of `key`, as [`KeyValue::write_wire`] of the built member would:
+    /// 64 lowercase hex for a digest, the text for a plain value, nothing for an absent one.
+    pub fn write_wire(&self, key: MatchKey, out: &mut String) {
+        let slot = &self.slots[key.index()];
+        if slot.state != SlotState::Present {
+            return;
+        }
+        if self.hashed.contains(key) {
+            let digest = slot.digest.unwrap_or_else(|| sha256(&slot.text));
+            let mut buffer = [0u8; crate::hash::HEX_DIGEST_LEN];
+            out.push_str(crate::hash::hex_str(&digest, &mut buffer));
+        } else {
+            out.push_str(&slot.text);
+        }
+    }
+
+    /// The value of `key` as [`Member::get`] gives it.
+    pub fn value(&self, key: MatchKey) -> KeyValue {
+        let slot = &self.slots[key.index()];
+        if slot.state != SlotState::Present {
+            KeyValue::Absent
+        } else if self.hashed.contains(key) {
+            KeyValue::Hashed(slot.digest.unwrap_or_else(|| sha256(&slot.text)))
+        } else {
+            KeyValue::Plain(slot.text.as_str().into())
+        }
+    }
+
+    /// Keys that were provided but normalized to absent, with the reason, in schema order.
+    pub fn absent(&self) -> impl Iterator<Item = (MatchKey, AbsentReason)> + '_ {
+        MatchKey::ALL
+            .into_iter()
+            .zip(self.slots.iter())
+            .filter_map(|(key, slot)| match slot.state {
+                SlotState::Absent(reason) => Some((key, reason)),
+                SlotState::NotProvided | SlotState::Present => None,
+            })
+    }
+
+    /// The member as an owned [`Member`].
+    pub fn to_member(&self) -> Member {
+        let mut absent = AbsentReasons::default();
+        for (key, reason) in self.absent() {
+            absent.set(key, Some(reason));
+        }
+        Member {
+            values: std::array::from_fn(|index| self.value(MatchKey::ALL[index])),
+            absent,
+        }
+    }
+}
+
+impl fmt::Debug for MemberView<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_member(), formatter)
+    }
+}
+
 /// What the engine knows about the row while filling slots.
 struct RowContext {
     /// The row's COUNTRY, else the default country.
@@ -323,24 +401,42 @@ impl Engine {
     /// `values[i]` (extra values or fields beyond the shorter of the two are ignored). When
     /// several columns feed one key, the first usable value wins.
     pub fn process(&self, fields: &[Field], values: &[&str], scratch: &mut Scratch) -> RowOutcome {
-        let rejection = self.fill(fields, values, scratch, true);
-        let absent = absent_reasons(scratch);
-        if let Some(reason) = rejection {
-            return RowOutcome::Rejected(Rejection { reason, absent });
+        match self.process_view(fields, values, scratch) {
+            Ok(member) => RowOutcome::Member(member.to_member()),
+            Err(rejection) => RowOutcome::Rejected(rejection),
         }
-        let values = std::array::from_fn(|index| {
-            let key = MatchKey::ALL[index];
-            let slot = &scratch.slots[index];
-            if slot.state != SlotState::Present {
-                KeyValue::Absent
-            } else if key.is_hashed() || (key == MatchKey::ExternId && self.options.hash_extern_id)
-            {
-                KeyValue::Hashed(slot.digest.unwrap_or_else(|| sha256(&slot.text)))
-            } else {
-                KeyValue::Plain(slot.text.as_str().into())
+    }
+
+    /// [`Engine::process`] without building a [`Member`]: the member stays in `scratch`, and
+    /// the returned [`MemberView`] reads it in place (wire text straight into the caller's
+    /// buffer, absent reasons) until the scratch is used again. Same answers as `process`, for
+    /// callers that write each row out at once (`audsync hash`): no 1 KiB member is built and
+    /// moved, and no plain value is copied into its own allocation.
+    // The rejection (with its ~400-byte absent reasons) is only built for rejected rows; the
+    // member path writes a discriminant and a 16-byte view.
+    #[allow(clippy::result_large_err)]
+    pub fn process_view<'scratch>(
+        &self,
+        fields: &[Field],
+        values: &[&str],
+        scratch: &'scratch mut Scratch,
+    ) -> Result<MemberView<'scratch>, Rejection> {
+        if let Some(reason) = self.fill(fields, values, scratch, true) {
+            return Err(Rejection {
+                reason,
+                absent: absent_reasons(scratch),
+            });
+        }
+        let mut hashed = KeySet::EMPTY;
+        for key in MatchKey::ALL {
+            if key.is_hashed() || (key == MatchKey::ExternId && self.options.hash_extern_id) {
+                hashed.insert(key);
             }
-        });
-        RowOutcome::Member(Member { values, absent })
+        }
+        Ok(MemberView {
+            slots: &scratch.slots,
+            hashed,
+        })
     }
 
     /// Normalize only (for `--emit normalized`): the pre-hash canonical strings, the absent
@@ -901,6 +997,61 @@ mod tests {
                 Some(text) => text.to_owned(),
             };
             assert_eq!(wire(&first, match_key), expected, "{match_key}");
+        }
+    }
+
+    #[test]
+    fn the_view_writes_what_the_member_writes() {
+        let rows: [(&[Field], &[&str]); 4] = [
+            (&MESSY_FIELDS, &MESSY_ROW),
+            (
+                &[
+                    key(MatchKey::Email),
+                    key(MatchKey::Gen),
+                    key(MatchKey::Phone),
+                ],
+                &["a@b.co", "Other", "n/a"],
+            ),
+            (
+                &[
+                    key(MatchKey::ExternId),
+                    key(MatchKey::Madid),
+                    key(MatchKey::Email),
+                ],
+                &[
+                    " id,\"1\" ",
+                    "AECE52E7-03EE-455A-B3C4-E57283966239",
+                    "a@b.co",
+                ],
+            ),
+            (&[key(MatchKey::Zip)], &["94025"]),
+        ];
+        for hash_extern_id in [false, true] {
+            let engine = engine_with(|options| options.hash_extern_id = hash_extern_id);
+            let mut scratch = Scratch::new();
+            for (fields, row) in rows {
+                let outcome = engine.process(fields, row, &mut scratch);
+                match (outcome, engine.process_view(fields, row, &mut scratch)) {
+                    (RowOutcome::Member(member), Ok(view)) => {
+                        for match_key in MatchKey::ALL {
+                            let mut written = String::from("x");
+                            view.write_wire(match_key, &mut written);
+                            assert_eq!(written[1..], wire(&member, match_key), "{match_key}");
+                            assert_eq!(view.value(match_key), *member.get(match_key));
+                            assert_eq!(
+                                view.is_present(match_key),
+                                !member.get(match_key).is_absent()
+                            );
+                        }
+                        assert!(view.absent().eq(member.absent()));
+                        assert_eq!(view.to_member(), member);
+                    }
+                    (RowOutcome::Rejected(rejection), Err(from_view)) => {
+                        assert_eq!(rejection, from_view);
+                    }
+                    (outcome, view) => panic!("{outcome:?} but {view:?}"),
+                }
+            }
         }
     }
 

@@ -25,9 +25,12 @@ pub fn hex_lower(digest: &[u8; DIGEST_LEN]) -> [u8; HEX_DIGEST_LEN] {
 
 /// The lowercase hex of `digest` as a `&str` borrowed from `buffer`.
 pub fn hex_str<'a>(digest: &[u8; DIGEST_LEN], buffer: &'a mut [u8; HEX_DIGEST_LEN]) -> &'a str {
-    *buffer = hex_lower(digest);
-    // Hex digits are ASCII, so this is always valid UTF-8.
-    std::str::from_utf8(buffer).unwrap_or_default()
+    // The buffer is exactly twice the digest, so this cannot fail; `const_hex` hands the hex
+    // back as `&str` without a second UTF-8 check (this runs for every hashed cell).
+    match const_hex::encode_to_str(digest, buffer) {
+        Ok(hex) => hex,
+        Err(_) => "",
+    }
 }
 
 /// SHA-256 of `normalized` as 64 lowercase hex characters (a convenience for tests and docs;

@@ -18,8 +18,8 @@
 //! - [`eligibility`]: [`EligibilityRule`] and [`RejectReason`].
 //! - [`member`]: [`Member`], [`KeyValue`], [`Rejection`], [`RowOutcome`],
 //!   [`NormalizedOutcome`].
-//! - [`engine`]: [`Engine`] (row → outcome, precomputed digests) and [`Scratch`] (per-thread
-//!   buffers and memo caches).
+//! - [`engine`]: [`Engine`] (row → outcome, precomputed digests), [`Scratch`] (per-thread
+//!   buffers and memo caches) and [`MemberView`] (a member read in place from its scratch).
 //!
 //! ```
 //! use audsync_core::{Engine, EligibilityRule, Field, MatchKey, NormalizeOptions, RowOutcome, Scratch};
@@ -46,7 +46,7 @@ pub mod normalize;
 pub mod options;
 
 pub use eligibility::{EligibilityRule, RejectReason, RuleError};
-pub use engine::{Engine, Scratch};
+pub use engine::{Engine, MemberView, Scratch};
 pub use field::Field;
 pub use hash::sha256_hex;
 pub use key::{KeySet, MatchKey};

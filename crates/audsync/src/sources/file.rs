@@ -3,7 +3,7 @@
 //! Reading is split in two so that parsing runs on every core. One thread runs a
 //! [`ChunkSplitter`]: it reads blocks of bytes, finds where rows end (a quote-aware scan that
 //! agrees with the `csv` crate on where a record ends) and hands out [`RawChunk`]s of a few
-//! thousand raw rows. Worker threads then parse their chunk with a [`RowParser`]: CSV fields
+//! thousand raw rows. Worker threads then parse their chunk with a [`TextParser`]: CSV fields
 //! into `&str` (UTF-8 checked per used field), or one JSON object per line. A row that cannot
 //! be read becomes a [`RowError`] with its line number; it never stops the stream.
 //!
@@ -16,8 +16,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+
+pub use crate::sources::FileFormat;
+use crate::sources::chunk::{ParsedRow, RowPosition};
+pub use crate::sources::chunk::{RowError, RowParser};
 
 /// A field longer than this is rejected: no match key is anywhere near it, and a 64 KiB cell
 /// is a sign of a broken export (issue 2, "huge fields > 64 KiB").
@@ -51,69 +56,6 @@ const CANDIDATE_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// The UTF-8 byte order mark some spreadsheet exports start with.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
-/// How a file is encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileFormat {
-    /// Comma-, semicolon-, tab- or pipe-separated values with a header line.
-    Csv,
-    /// One JSON object per line (`.jsonl`, `.ndjson`).
-    JsonLines,
-}
-
-impl FileFormat {
-    /// The format a path's extension implies: `.jsonl` and `.ndjson` are JSON Lines, anything
-    /// else (and stdin) is CSV.
-    pub fn from_path(path: &Path) -> FileFormat {
-        let extension = path
-            .extension()
-            .and_then(|extension| extension.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        match extension.as_str() {
-            "jsonl" | "ndjson" => FileFormat::JsonLines,
-            _ => FileFormat::Csv,
-        }
-    }
-}
-
-/// Why one row could not be read. The text never contains the row's values (they are PII),
-/// only column names, counts and positions.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RowError {
-    #[error("wrong column count: {found} fields where the header has {expected}")]
-    WrongColumnCount { expected: usize, found: usize },
-    #[error("invalid UTF-8 in column '{column}'")]
-    InvalidUtf8 { column: String },
-    #[error("field longer than {MAX_FIELD_BYTES} bytes in column '{column}'")]
-    FieldTooLong { column: String },
-    #[error("unterminated quote (the rest of the line was skipped)")]
-    UnterminatedQuote,
-    #[error("line longer than {MAX_RECORD_BYTES} bytes")]
-    LineTooLong,
-    #[error("invalid JSON at column {column_no}")]
-    InvalidJson { column_no: usize },
-    #[error("JSON line is not an object")]
-    NotAnObject,
-    #[error("JSON value of '{key}' is not a string, number, boolean or null")]
-    NotAScalar { key: String },
-}
-
-impl RowError {
-    /// The kind of error without its details, for counting rejects by reason.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RowError::WrongColumnCount { .. } => "wrong column count",
-            RowError::InvalidUtf8 { .. } => "invalid UTF-8",
-            RowError::FieldTooLong { .. } => "field too long",
-            RowError::UnterminatedQuote => "unterminated quote",
-            RowError::LineTooLong => "line too long",
-            RowError::InvalidJson { .. } => "invalid JSON",
-            RowError::NotAnObject => "JSON line is not an object",
-            RowError::NotAScalar { .. } => "JSON value is not a scalar",
-        }
-    }
-}
-
 /// An opened file source: its format, its columns, and the not yet consumed input.
 pub struct FileSource {
     /// Where the rows come from, for messages (`<stdin>` for stdin).
@@ -146,7 +88,7 @@ impl fmt::Debug for FileSource {
 impl FileSource {
     /// Opens `path` (`-` for stdin), reads the CSV header (sniffing the delimiter and dropping
     /// a BOM) or samples the first JSON Lines objects for their keys. `format` overrides the
-    /// extension.
+    /// extension; it must be a text format (see `SegmentSource` for Parquet).
     pub fn open(path: &Path, format: Option<FileFormat>) -> anyhow::Result<FileSource> {
         let is_stdin = path.as_os_str() == "-";
         let reader: Box<dyn Read + Send> = if is_stdin {
@@ -199,6 +141,10 @@ impl FileSource {
         match format {
             FileFormat::Csv => source.read_csv_header()?,
             FileFormat::JsonLines => source.sample_json_keys()?,
+            FileFormat::Parquet => bail!(
+                "{}: Parquet is not a text format (internal error: open it as a segment source)",
+                source.path.display()
+            ),
         }
         Ok(source)
     }
@@ -206,14 +152,7 @@ impl FileSource {
     /// The position of column `name` (exact, then ignoring ASCII case and surrounding
     /// whitespace).
     pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns
-            .iter()
-            .position(|column| column == name)
-            .or_else(|| {
-                self.columns
-                    .iter()
-                    .position(|column| column.trim().eq_ignore_ascii_case(name.trim()))
-            })
+        crate::sources::column_index(&self.columns, name)
     }
 
     /// The position of column `name`; JSON Lines objects may carry keys the first lines did
@@ -224,7 +163,7 @@ impl FileSource {
             return Some(index);
         }
         match self.format {
-            FileFormat::Csv => None,
+            FileFormat::Csv | FileFormat::Parquet => None,
             FileFormat::JsonLines => {
                 self.columns.push(name.to_string());
                 Some(self.columns.len() - 1)
@@ -234,23 +173,16 @@ impl FileSource {
 
     /// A parser for this source's chunks.
     pub fn row_parser(&self) -> RowParser {
-        RowParser {
-            format: self.format,
-            delimiter: self.delimiter,
-            columns: self.columns.clone(),
-            record: csv::ByteRecord::new(),
-            field_ends: Vec::new(),
-            json_values: Vec::new(),
-        }
+        RowParser::new(self.columns.clone())
     }
 
     /// Turns the rest of the input into a stream of chunks.
     pub fn into_chunks(self) -> ChunkSplitter {
         let scan = match self.format {
-            FileFormat::Csv => ScanKind::Csv {
+            FileFormat::JsonLines => ScanKind::Lines,
+            FileFormat::Csv | FileFormat::Parquet => ScanKind::Csv {
                 delimiter: self.delimiter,
             },
-            FileFormat::JsonLines => ScanKind::Lines,
         };
         ChunkSplitter {
             reader: self.reader,
@@ -265,6 +197,7 @@ impl FileSource {
             state: ScanState::Unquoted,
             skipping_line: false,
             finished: false,
+            file: None,
         }
     }
 
@@ -455,10 +388,15 @@ pub struct RawChunk {
     /// A row the splitter could not delimit, which comes after every row of `bytes`: its line
     /// and why.
     pub trailing_error: Option<(u64, RowError)>,
+    /// The file the rows come from when the source is a glob of files.
+    pub file: Option<Arc<str>>,
+    /// How to split the rows (the CSV delimiter of their file, or JSON Lines).
+    pub(crate) scan: ScanKind,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum ScanKind {
+/// How the rows of a text file are split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScanKind {
     Csv { delimiter: u8 },
     Lines,
 }
@@ -584,9 +522,17 @@ pub struct ChunkSplitter {
     /// Set after a row longer than [`MAX_RECORD_BYTES`]: input is dropped up to the next `\n`.
     skipping_line: bool,
     finished: bool,
+    /// The name chunks carry (a glob's file), see [`RawChunk::file`].
+    file: Option<Arc<str>>,
 }
 
 impl ChunkSplitter {
+    /// Names the file in the chunks' row positions (for a glob of files).
+    pub fn with_file_label(mut self, label: Arc<str>) -> ChunkSplitter {
+        self.file = Some(label);
+        self
+    }
+
     fn probe(&self) -> ScanProbe {
         ScanProbe {
             kind: self.scan,
@@ -621,6 +567,8 @@ impl ChunkSplitter {
             first_line,
             bytes,
             trailing_error,
+            file: self.file.clone(),
+            scan: self.scan,
         }
     }
 
@@ -738,13 +686,11 @@ impl Iterator for ChunkSplitter {
     }
 }
 
-/// One parsed row: its line number and the values of the wanted columns, in the order asked.
-pub type ParsedRow<'row> = (u64, Result<&'row [&'row str], RowError>);
-
-/// Parses the rows of [`RawChunk`]s; one per worker thread, reused across chunks.
+/// Parses the rows of [`RawChunk`]s; one per worker thread (inside its [`RowParser`]), reused
+/// across chunks.
 #[derive(Clone)]
-pub struct RowParser {
-    format: FileFormat,
+pub(crate) struct TextParser {
+    /// The delimiter of the chunk being parsed.
     delimiter: u8,
     columns: Vec<String>,
     record: csv::ByteRecord,
@@ -753,18 +699,35 @@ pub struct RowParser {
     json_values: Vec<Cow<'static, str>>,
 }
 
-impl RowParser {
+impl TextParser {
+    pub(crate) fn new(columns: Vec<String>) -> TextParser {
+        TextParser {
+            delimiter: b',',
+            columns,
+            record: csv::ByteRecord::new(),
+            field_ends: Vec::new(),
+            json_values: Vec::new(),
+        }
+    }
+
     /// Calls `visit` for every row of `chunk` in order (the trailing error last) with the
     /// values of the columns at `wanted` (positions in the source's columns).
-    pub fn for_each_row(
+    pub(crate) fn for_each_row(
         &mut self,
         chunk: &RawChunk,
         wanted: &[usize],
-        mut visit: impl FnMut(ParsedRow<'_>),
+        visit: &mut impl FnMut(ParsedRow<'_>),
     ) {
-        match self.format {
-            FileFormat::Csv => self.for_each_csv_row(chunk, wanted, &mut visit),
-            FileFormat::JsonLines => self.for_each_json_row(chunk, wanted, &mut visit),
+        let file = chunk.file.as_deref();
+        let mut visit = |(line, row): (u64, Result<&[&str], RowError>)| {
+            visit((RowPosition { file, line }, row));
+        };
+        match chunk.scan {
+            ScanKind::Csv { delimiter } => {
+                self.delimiter = delimiter;
+                self.for_each_csv_row(chunk, wanted, &mut visit);
+            }
+            ScanKind::Lines => self.for_each_json_row(chunk, wanted, &mut visit),
         }
         if let Some((line, error)) = &chunk.trailing_error {
             visit((*line, Err(error.clone())));
@@ -778,7 +741,7 @@ impl RowParser {
         &mut self,
         chunk: &RawChunk,
         wanted: &[usize],
-        visit: &mut impl FnMut(ParsedRow<'_>),
+        visit: &mut impl FnMut(LineRow<'_>),
     ) {
         let bytes = &chunk.bytes[..];
         let mut quoted_reader: Option<csv::Reader<io::Cursor<&[u8]>>> = None;
@@ -977,7 +940,7 @@ impl RowParser {
         &mut self,
         chunk: &RawChunk,
         wanted: &[usize],
-        visit: &mut impl FnMut(ParsedRow<'_>),
+        visit: &mut impl FnMut(LineRow<'_>),
     ) {
         let mut spare_values: Vec<&str> = Vec::with_capacity(wanted.len());
         let lines = chunk.bytes.split(|byte| *byte == b'\n');
@@ -1046,6 +1009,9 @@ impl RowParser {
     }
 }
 
+/// A row of a text chunk: its line number and its values (the file is added by the caller).
+type LineRow<'row> = (u64, Result<&'row [&'row str], RowError>);
+
 /// Outcome of reading a record's fields through its whole-record UTF-8 check.
 enum FastPath {
     Done,
@@ -1064,6 +1030,7 @@ fn recycle<'new>(mut values: Vec<&str>) -> Vec<&'new str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::chunk::Chunk;
 
     fn source(bytes: &[u8], format: FileFormat) -> FileSource {
         FileSource::from_reader(
@@ -1080,8 +1047,9 @@ mod tests {
         let wanted: Vec<usize> = (0..source.columns.len()).collect();
         let mut rows = Vec::new();
         for chunk in source.into_chunks() {
-            parser.for_each_row(&chunk.unwrap(), &wanted, |(line, values)| {
-                rows.push((line, values.map(|values| values.join("|"))));
+            let chunk = Chunk::Raw(chunk.unwrap());
+            parser.for_each_row(&chunk, &wanted, |(position, values)| {
+                rows.push((position.line, values.map(|values| values.join("|"))));
             });
         }
         rows
@@ -1161,8 +1129,9 @@ mod tests {
         let wanted = [0, 1];
         let mut rows = Vec::new();
         for chunk in source.into_chunks() {
-            parser.for_each_row(&chunk.unwrap(), &wanted, |(line, values)| {
-                rows.push((line, values.map(|values| values.join("|"))));
+            let chunk = Chunk::Raw(chunk.unwrap());
+            parser.for_each_row(&chunk, &wanted, |(position, values)| {
+                rows.push((position.line, values.map(|values| values.join("|"))));
             });
         }
         assert_eq!(
@@ -1268,5 +1237,9 @@ mod tests {
         );
         assert_eq!(FileFormat::from_path(Path::new("a.csv")), FileFormat::Csv);
         assert_eq!(FileFormat::from_path(Path::new("a.tsv")), FileFormat::Csv);
+        assert_eq!(
+            FileFormat::from_path(Path::new("a.Parquet")),
+            FileFormat::Parquet
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, ensure};
 use audsync_core::{Field, MatchKey};
 
-use crate::sources::file::{FileFormat, FileSource};
+use crate::sources::SegmentSource;
 
 /// How the columns of a source feed match keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl ColumnMapping {
     /// field wins). The user id comes from `user_id_column`, else from the column mapped to
     /// EXTERN_ID.
     pub fn resolve(
-        source: &mut FileSource,
+        source: &mut SegmentSource,
         explicit: &[(String, String)],
         user_id_column: Option<&str>,
     ) -> anyhow::Result<ColumnMapping> {
@@ -41,8 +41,8 @@ impl ColumnMapping {
                 Some(index) => index,
                 None => bail!(
                     "--user-id-column {name:?}: no such column in {} (columns: {})",
-                    source.path.display(),
-                    source.columns.join(", ")
+                    source.name(),
+                    source.columns().join(", ")
                 ),
             },
             None => match mapping
@@ -60,16 +60,16 @@ impl ColumnMapping {
         ensure!(
             !mapping.mapped.is_empty(),
             "no column of {} maps to a match key (columns: {}); name them with --map COLUMN=KEY",
-            source.path.display(),
-            source.columns.join(", ")
+            source.name(),
+            source.columns().join(", ")
         );
         Ok(mapping)
     }
 
-    fn automatic(source: &FileSource) -> ColumnMapping {
+    fn automatic(source: &SegmentSource) -> ColumnMapping {
         let mut mapped: Vec<(usize, Field)> = Vec::new();
         let mut unmapped = Vec::new();
-        for (index, name) in source.columns.iter().enumerate() {
+        for (index, name) in source.columns().iter().enumerate() {
             match Field::from_column_name(name) {
                 Some(field) if !mapped.iter().any(|(_, taken)| *taken == field) => {
                     mapped.push((index, field));
@@ -86,7 +86,7 @@ impl ColumnMapping {
     }
 
     fn explicit(
-        source: &mut FileSource,
+        source: &mut SegmentSource,
         explicit: &[(String, String)],
     ) -> anyhow::Result<ColumnMapping> {
         let mut mapped: Vec<(usize, Field)> = Vec::new();
@@ -101,14 +101,14 @@ impl ColumnMapping {
             let Some(index) = source.column_index_or_add(column) else {
                 bail!(
                     "--map {column}={key}: no column {column:?} in {} (columns: {})",
-                    source.path.display(),
-                    source.columns.join(", ")
+                    source.name(),
+                    source.columns().join(", ")
                 );
             };
             if let Some((other, _)) = mapped.iter().find(|(_, taken)| *taken == field) {
                 bail!(
                     "--map {column}={key}: {field} is already mapped from column {:?}",
-                    source.columns[*other]
+                    source.columns()[*other]
                 );
             }
             if mapped.iter().any(|(taken, _)| *taken == index) {
@@ -117,7 +117,7 @@ impl ColumnMapping {
             mapped.push((index, field));
         }
         mapped.sort_by_key(|(index, _)| *index);
-        let unmapped = (0..source.columns.len())
+        let unmapped = (0..source.columns().len())
             .filter(|index| !mapped.iter().any(|(taken, _)| taken == index))
             .map(|index| (index, None))
             .collect();
@@ -162,7 +162,8 @@ impl ColumnMapping {
 
     /// Says, for people, which mapping is used: `email → EMAIL`, one per line, then the
     /// columns left out and the user id column.
-    pub fn describe(&self, columns: &[String], format: FileFormat) -> String {
+    pub fn describe(&self, source: &SegmentSource) -> String {
+        let columns = source.columns();
         let mut text = String::new();
         let how = if self.automatic {
             "automatic (from column names; override with --map COLUMN=KEY)"
@@ -187,10 +188,7 @@ impl ColumnMapping {
                 }
             }
         }
-        let noun = match format {
-            FileFormat::Csv => "column",
-            FileFormat::JsonLines => "key",
-        };
+        let noun = source.column_noun();
         let _ = writeln!(text, "user id {noun}: {}", columns[self.user_id_column]);
         text
     }
@@ -202,14 +200,18 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::sources::FileFormat;
+    use crate::sources::file::FileSource;
 
-    fn csv_source(header: &str) -> FileSource {
-        FileSource::from_reader(
-            PathBuf::from("test.csv"),
-            Box::new(Cursor::new(format!("{header}\n").into_bytes())),
-            FileFormat::Csv,
+    fn csv_source(header: &str) -> SegmentSource {
+        SegmentSource::from_file_source(
+            FileSource::from_reader(
+                PathBuf::from("test.csv"),
+                Box::new(Cursor::new(format!("{header}\n").into_bytes())),
+                FileFormat::Csv,
+            )
+            .unwrap(),
         )
-        .unwrap()
     }
 
     #[test]
@@ -244,7 +246,7 @@ mod tests {
                 MatchKey::Fi,
             ]
         );
-        let text = mapping.describe(&source.columns, FileFormat::Csv);
+        let text = mapping.describe(&source);
         assert!(text.contains("  E-Mail → EMAIL\n"), "{text}");
         assert!(
             text.contains("  mobile → (unused: PHONE is already mapped)\n"),

@@ -17,7 +17,8 @@ use audsync_graph::{CustomerFileSource, NewAudience};
 use crate::cli::SyncArgs;
 use crate::config::{self, Config, Segment, Source};
 use crate::connect;
-use crate::sources::file::FileFormat;
+use crate::sources::sql::QuerySpec;
+use crate::sources::{FileFormat, SourceSpec};
 use crate::store::Store;
 use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
 use crate::sync::{ProgressMode, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
@@ -154,29 +155,25 @@ pub fn segment_spec(config: &Config, name: &str) -> anyhow::Result<SegmentSpec> 
     let connector = config
         .connector(&segment.connector)
         .with_context(|| format!("segment {name}: no connector {:?}", segment.connector))?;
-    let (source, format) = match &segment.source {
-        Source::Files { path, format, .. } => (
-            path.clone(),
-            match format {
+    let source = match &segment.source {
+        Source::Files { path, format, .. } => SourceSpec::Files {
+            path: path.clone(),
+            format: Some(match format {
                 config::FileFormat::Csv => FileFormat::Csv,
                 config::FileFormat::JsonLines => FileFormat::JsonLines,
-                config::FileFormat::Parquet => bail!(
-                    "segment {name}: Parquet sources are not supported by sync yet; export the \
-                     segment as CSV or JSON Lines"
-                ),
-            },
-        ),
-        Source::Query { .. } => bail!(
-            "segment {name}: SQL query sources are not supported by sync yet; export the \
-             segment as CSV or JSON Lines"
-        ),
+                config::FileFormat::Parquet => FileFormat::Parquet,
+            }),
+        },
+        Source::Query { sql, database } => SourceSpec::Query(QuerySpec {
+            sql: sql.clone(),
+            database: database.expose().to_owned().into(),
+        }),
     };
     Ok(SegmentSpec {
         name: segment.name.clone(),
         connector: connector.name.clone(),
         ad_account: connect::ad_account_id(connector)?,
         source,
-        format: Some(format),
         mapping: segment.mapping_pairs(),
         user_id_column: segment.user_id_column.clone(),
         consent_column: segment.consent_column.clone(),

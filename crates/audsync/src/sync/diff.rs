@@ -29,7 +29,8 @@ use tokio::sync::mpsc;
 use crate::hash::pipeline::{PipelineSettings, run_ordered};
 use crate::hash::report::HashCounts;
 use crate::hash::{HashJob, INTERNAL_ERROR, NO_USER_ID};
-use crate::sources::file::{FileSource, RawChunk, RowParser};
+use crate::sources::SegmentSource;
+use crate::sources::chunk::{Chunk, RowParser};
 use crate::store::{MemberIndex, MemberRow, Observed, Store, user_id_hash};
 use crate::sync::dedup::UserHashSet;
 use crate::sync::progress::Progress;
@@ -190,7 +191,7 @@ struct DiffWorker {
 /// Runs the diff of `source` on the calling thread (call it from a blocking task: it waits on
 /// the store through `input.runtime` for changed members).
 pub fn run(
-    source: FileSource,
+    source: SegmentSource,
     input: &DiffInput,
     mut adds: RowSink,
     mut removals: RowSink,
@@ -212,7 +213,7 @@ pub fn run(
         stopped_early: false,
     };
     run_ordered(
-        source.into_chunks(),
+        source.into_chunks(&input.job.wanted_columns),
         PipelineSettings::with_workers(input.n_workers),
         || DiffWorker {
             parser: parser.clone(),
@@ -261,11 +262,11 @@ pub fn wire_row(member: &Member, schema: &[MatchKey]) -> Vec<String> {
 }
 
 /// A worker's pass over one chunk: parse, normalize, hash, fingerprint, observe.
-fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &RawChunk) -> ChunkDiff {
+fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &Chunk) -> ChunkDiff {
     let mut output = ChunkDiff {
         counts: HashCounts::default(),
-        rows: Vec::with_capacity(chunk.bytes.len() / 64),
-        user_ids: String::with_capacity(chunk.bytes.len() / 8),
+        rows: Vec::with_capacity(chunk.n_bytes() / 64),
+        user_ids: String::with_capacity(chunk.n_bytes() / 8),
     };
     let job = &*input.job;
     let needs_extern_id = input.schema.contains(&MatchKey::ExternId);

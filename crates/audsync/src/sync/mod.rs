@@ -57,8 +57,8 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::hash::HashJob;
-use crate::sources::file::{FileFormat, FileSource};
 use crate::sources::mapping::ColumnMapping;
+use crate::sources::{SegmentSource, SourceSpec};
 use crate::store::{
     AudienceRecord, BatchRef, JournalEntry, Lease, MemberIndex, MemberRow, Operation, RunId,
     RunStatus, Store, StoreError, lease_holder_id, user_id_hash,
@@ -113,10 +113,8 @@ pub struct SegmentSpec {
     /// The connector's name (stored with the audience record).
     pub connector: String,
     pub ad_account: AdAccountId,
-    /// A CSV or JSON Lines file.
-    pub source: PathBuf,
-    /// `None`: from the extension.
-    pub format: Option<FileFormat>,
+    /// A CSV, JSON Lines or Parquet file, a glob of them, or a SQL query.
+    pub source: SourceSpec,
     /// `(COLUMN, KEY)` pairs; empty maps the columns from their names (as `audsync hash`).
     pub mapping: Vec<(String, String)>,
     /// `None`: the column mapped to EXTERN_ID.
@@ -175,7 +173,7 @@ impl Default for SyncOptions {
 
 /// The source opened and mapped, and what follows from the mapping.
 pub(crate) struct Prepared {
-    source: FileSource,
+    source: SegmentSource,
     job: Arc<HashJob>,
     /// The audience schema: the mapped keys in Meta's schema order.
     schema: Vec<MatchKey>,
@@ -184,7 +182,7 @@ pub(crate) struct Prepared {
 }
 
 fn prepare(spec: &SegmentSpec) -> anyhow::Result<Prepared> {
-    let mut source = FileSource::open(&spec.source, spec.format)
+    let mut source = SegmentSource::open(&spec.source)
         .with_context(|| format!("segment {}: cannot open its source", spec.name))?;
     let mut mapping =
         ColumnMapping::resolve(&mut source, &spec.mapping, spec.user_id_column.as_deref())
@@ -199,7 +197,7 @@ fn prepare(spec: &SegmentSpec) -> anyhow::Result<Prepared> {
             bail!(
                 "segment {}: consent_column {column:?} is not a column of {}",
                 spec.name,
-                spec.source.display()
+                source.name()
             );
         };
         if !mapping
@@ -727,7 +725,7 @@ impl Uncertain {
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_diff(
     ctx: &SendContext<'_>,
-    source: FileSource,
+    source: SegmentSource,
     job: Arc<HashJob>,
     schema: Vec<MatchKey>,
     index: Arc<MemberIndex>,

@@ -6,6 +6,7 @@ mod config;
 mod crash;
 mod emulator;
 mod hash;
+mod sources;
 mod status;
 mod store;
 mod support;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use audsync::sources::SourceSpec;
 use audsync::store::Store;
 use audsync::sync::send::ConflictWait;
 use audsync::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
@@ -178,8 +179,7 @@ impl SyncHarness {
             name: name.to_owned(),
             connector: "meta".to_owned(),
             ad_account: AdAccountId::parse(DEFAULT_AD_ACCOUNT_ID).expect("valid"),
-            source,
-            format: None,
+            source: SourceSpec::file(source),
             mapping: vec![
                 ("email".to_owned(), "EMAIL".to_owned()),
                 ("phone".to_owned(), "PHONE".to_owned()),
@@ -199,7 +199,8 @@ impl SyncHarness {
 
     /// Rewrites the source of `spec` with `customers`.
     pub fn set_source(&self, spec: &SegmentSpec, customers: &[Customer]) {
-        std::fs::write(&spec.source, csv(customers)).expect("rewrite the source");
+        let path = spec.source.path().expect("a file source");
+        std::fs::write(path, csv(customers)).expect("rewrite the source");
     }
 
     pub fn options(&self) -> SyncOptions {
