@@ -120,12 +120,14 @@ async fn assert_exact(harness: &SyncHarness, dir: &Path, people: &[Customer]) {
 
 /// A harness whose emulator answers after 10 to 80 ms (so kills land during requests too).
 async fn slow_harness() -> SyncHarness {
-    let mut scenario = Scenario::default();
-    scenario.name = "crash-latency".to_owned();
-    scenario.latency = Some(audsync_emulator::LatencySettings {
-        min_ms: 10,
-        max_ms: 80,
-    });
+    let scenario = Scenario {
+        name: "crash-latency".to_owned(),
+        latency: Some(audsync_emulator::LatencySettings {
+            min_ms: 10,
+            max_ms: 80,
+        }),
+        ..Scenario::default()
+    };
     let mut config = crate::sync_support::emulator_config();
     config.scenarios.push(scenario);
     SyncHarness::start_with(config).await
