@@ -17,8 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Normalize and hash a customer file into Meta's match keys (CSV out), offline.
     Hash(HashArgs),
-    /// Hash the bundled example file (examples/customers.csv) and print the report.
-    Demo,
+    /// Run the main job on a bundled segment against a sandbox Meta: check, sync, change, sync
+    /// again, status (seconds long; leaves nothing behind).
+    Demo(DemoArgs),
     /// Run the local Graph API emulator (a sandbox Meta) until Ctrl-C.
     Emulator(EmulatorArgs),
     /// Write a commented example configuration file.
@@ -78,6 +79,15 @@ pub struct EmulatorArgs {
     /// change) instead of in memory.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+}
+
+/// `audsync demo`: the main job on the bundled example segment, against the emulator.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the temporary folder (configuration, state store, segment file, the emulator's
+    /// state) and print where it is.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `audsync init`: writes the commented example configuration.

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     install_panic_hook();
     let result = match &cli.command {
         Command::Hash(args) => audsync::hash::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Demo => audsync::hash::demo().map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => audsync::demo::command(args),
         Command::Emulator(args) => audsync::emulator_command::run(args).map(|()| ExitCode::SUCCESS),
         Command::Init(args) => audsync::connect::init_command(args).map(|()| ExitCode::SUCCESS),
         Command::Connector(ConnectorCommand::Add(args)) => {

@@ -90,7 +90,9 @@ pub fn command(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn print_statuses(
+/// Prints the status of each of `segments`, asking Meta when `ask_meta` (`audsync status`, and
+/// `audsync demo` after its syncs).
+pub(crate) async fn print_statuses(
     config: &Config,
     segments: &[&Segment],
     ask_meta: bool,

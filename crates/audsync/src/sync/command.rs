@@ -21,7 +21,7 @@ use crate::sources::sql::QuerySpec;
 use crate::sources::{FileFormat, SourceSpec};
 use crate::store::Store;
 use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
-use crate::sync::{ProgressMode, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
+use crate::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
 
 /// `audsync plan SEGMENT`.
 pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
@@ -45,10 +45,29 @@ pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
 /// `audsync sync SEGMENT [--replace]`.
 pub fn sync_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let config = connect::load_config(&args.config.config)?;
-    let spec = segment_spec(&config, &args.segment)?;
-    let segment = config
-        .segment(&args.segment)
-        .context("the segment was just found")?;
+    let options = options(args)?;
+    init_logging();
+    let runtime = runtime()?;
+    let report = runtime.block_on(sync_segment(
+        &config,
+        &args.config.config,
+        &args.segment,
+        &options,
+    ))?;
+    print!("{report}");
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Syncs the configured segment `name`: its [`SegmentSpec`], its connector's Graph client,
+/// the store, then [`super::run`]. `audsync sync` and `audsync demo` both sync through it.
+pub(crate) async fn sync_segment(
+    config: &Config,
+    config_path: &Path,
+    name: &str,
+    options: &SyncOptions,
+) -> anyhow::Result<RunReport> {
+    let spec = segment_spec(config, name)?;
+    let segment = config.segment(name).context("the segment was just found")?;
     let connector = config.connector(&segment.connector).with_context(|| {
         format!(
             "segment {}: no connector {:?}",
@@ -56,24 +75,17 @@ pub fn sync_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let graph = connect::graph_client(connector)?;
-    let options = options(args)?;
-    init_logging();
-    let runtime = runtime()?;
-    let report = runtime.block_on(async {
-        let store = Store::connect(config.store.expose())
-            .await
-            .context("cannot open the state store")?;
-        let deps = SyncDeps {
-            store: store.clone(),
-            graph,
-            inflight_root: inflight_root(&config, &args.config.config),
-        };
-        let report = super::run(&deps, &spec, &options).await;
-        store.close().await;
-        report
-    })?;
-    print!("{report}");
-    Ok(ExitCode::from(report.exit_code()))
+    let store = Store::connect(config.store.expose())
+        .await
+        .context("cannot open the state store")?;
+    let deps = SyncDeps {
+        store: store.clone(),
+        graph,
+        inflight_root: inflight_root(config, config_path),
+    };
+    let report = super::run(&deps, &spec, options).await;
+    store.close().await;
+    report
 }
 
 fn options(args: &SyncArgs) -> anyhow::Result<SyncOptions> {
@@ -97,8 +109,9 @@ fn options(args: &SyncArgs) -> anyhow::Result<SyncOptions> {
     })
 }
 
-/// A runtime with a thread for the store and the Graph client beside the blocking diff.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// A runtime with a thread for the store and the Graph client beside the blocking diff (the
+/// runtime a sync needs; `audsync demo` runs its syncs on it too).
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

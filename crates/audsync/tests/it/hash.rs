@@ -1,4 +1,4 @@
-//! `audsync hash` and `audsync demo` end to end: mapping, formats, rejects, exit codes, order.
+//! `audsync hash` end to end: mapping, formats, rejects, exit codes, order.
 
 use sha2::{Digest, Sha256};
 
@@ -380,27 +380,4 @@ fn a_closed_stdout_pipe_ends_the_run_quietly() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(first_bytes.starts_with(b"user_id,EXTERN_ID,EMAIL\n"));
-}
-
-#[test]
-fn demo_hashes_the_bundled_example_file() {
-    let run = audsync(["demo"]).success();
-    assert!(
-        run.stdout.contains(
-            "user_id,EXTERN_ID,EMAIL,PHONE,GEN,DOBY,DOBM,DOBD,LN,FN,FI,CT,ST,ZIP,COUNTRY,MADID"
-        ),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(summary_count(&run.stdout, "rows read"), 2000);
-    assert!(
-        summary_count(&run.stdout, "members") > 1500,
-        "{}",
-        run.stdout
-    );
-    assert!(
-        summary_count(&run.stdout, "rejected") > 50,
-        "{}",
-        run.stdout
-    );
 }
