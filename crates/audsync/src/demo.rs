@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use audsync_emulator::{
     DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, EmulatorConfig, RunningEmulator,
 };
@@ -146,7 +146,8 @@ async fn demo_steps(
     let results = check::check_connector(connector).await?;
     print!("{}", check::render(&results));
     if check::any_failed(&results) {
-        bail!("a check failed against the emulator; the demo cannot go on");
+        eprintln!("audsync demo: a check failed against the emulator; the demo stops here");
+        return Ok(ExitCode::FAILURE);
     }
 
     heading(&format!(
@@ -182,8 +183,8 @@ async fn demo_steps(
     heading("4. Second sync: only the changes go to Meta");
     println!(
         "audsync compares the segment with what it sent before (its state store): it removes \
-         users who\nleft and the old keys of changed users, then adds new and changed users. \
-         Rejected users who\njoined are not sent.\n"
+         users who\nleft and the old keys of changed users, then adds new and changed users. Users \
+         rejected\n(thin information) change nothing at Meta, whether they join or leave.\n"
     );
     let second = crate::sync::command::sync_segment(config, config_path, SEGMENT, &options).await?;
     print!("{second}");
