@@ -84,8 +84,10 @@ impl UserHashSet {
         }
     }
 
+    /// Grows by half (not double): the old and new tables coexist while rehashing, and at 10M
+    /// users a doubling would briefly hold 260 MB.
     fn grow(&mut self) {
-        let n_slots = self.slots.len() * 2;
+        let n_slots = self.slots.len() + self.slots.len() / 2;
         let old = std::mem::replace(&mut self.slots, vec![EMPTY; n_slots]);
         self.len = 0;
         for hash in old.into_iter().filter(|hash| *hash != EMPTY) {
