@@ -70,10 +70,15 @@ mode = "mirror"
 }
 
 fn spawn_sync(config: &Path, crash_after: Option<u32>) -> Child {
+    spawn_sync_with(config, crash_after, &[])
+}
+
+fn spawn_sync_with(config: &Path, crash_after: Option<u32>, extra_args: &[&str]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_audsync"));
     command
         .args(["sync", "crash", "--quiet", "--config"])
         .arg(config)
+        .args(extra_args)
         .env(TOKEN_ENV, DEFAULT_ACCESS_TOKEN)
         .env_remove(CRASH_AFTER_BATCHES_ENV)
         .stdin(Stdio::null())
@@ -87,7 +92,15 @@ fn spawn_sync(config: &Path, crash_after: Option<u32>) -> Child {
 
 /// Runs a sync to its end and returns (exit code, stdout, stderr).
 fn run_sync(config: &Path, crash_after: Option<u32>) -> (Option<i32>, String, String) {
-    let output = spawn_sync(config, crash_after)
+    run_sync_with(config, crash_after, &[])
+}
+
+fn run_sync_with(
+    config: &Path,
+    crash_after: Option<u32>,
+    extra_args: &[&str],
+) -> (Option<i32>, String, String) {
+    let output = spawn_sync_with(config, crash_after, extra_args)
         .wait_with_output()
         .expect("the sync ends");
     (
@@ -179,6 +192,48 @@ fn a_crash_between_acceptance_and_commit_loses_nothing() {
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("after an interruption"), "{stdout}");
     runtime.block_on(assert_exact(&harness, dir, &churned));
+}
+
+#[test]
+fn an_interrupted_replace_is_replaced_again_by_the_next_run() {
+    let runtime = runtime();
+    let harness = runtime.block_on(SyncHarness::start());
+    let dir = harness.dir.path();
+    let config = write_config(dir, &harness.emulator.base_url());
+    std::fs::write(dir.join("users.csv"), csv(&customers(0..25_000))).unwrap();
+    let (code, stdout, stderr) = run_sync(&config, None);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+
+    // A replace with other users dies after Meta accepted its second batch: the session stays
+    // open at Meta with 20,000 rows staged, the audience still holds the old members.
+    let replacement = customers(5_000..30_000);
+    std::fs::write(dir.join("users.csv"), csv(&replacement)).unwrap();
+    let (code, _, stderr) = run_sync_with(&config, Some(2), &["--replace"]);
+    assert_eq!(code, None, "the test hook aborts the process: {stderr}");
+    let audience_id = runtime.block_on(harness.audiences())["CA_crash"].clone();
+    runtime.block_on(async {
+        assert_same_keys(
+            &harness.member_emails(&audience_id).await,
+            &expected_emails(&customers(0..25_000)),
+        );
+    });
+
+    // Users leave before the rerun. A plain sync (mode mirror) must finish the replace: it
+    // closes the open session and replaces again with the segment as it is now.
+    let people = customers(6_000..30_000);
+    std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
+    let (code, stdout, stderr) = run_sync(&config, None);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("mode replace"), "{stdout}");
+    assert!(
+        stdout.contains("a replace of this segment was interrupted"),
+        "{stdout}"
+    );
+    runtime.block_on(assert_exact(&harness, dir, &people));
+    // The replace is complete: the next run is an ordinary mirror run with nothing to do.
+    let (code, stdout, _) = run_sync(&config, None);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("mode mirror"), "{stdout}");
 }
 
 #[test]
