@@ -797,8 +797,11 @@ async fn incremental(
     );
     let (diff_output, add_result) = match streamed {
         Some(receiver) => {
+            // The bar counts rows read; the adds sent meanwhile are in the report.
+            ctx.progress_counts_sends.store(false, Ordering::Relaxed);
             let send = ctx.send_operation(Operation::Add, receiver, Session::start(None));
             let (diff, sent) = tokio::join!(diff, send);
+            ctx.progress_counts_sends.store(true, Ordering::Relaxed);
             (diff?, Some(sent))
         }
         None => (diff.await?, None),

@@ -86,6 +86,8 @@ pub struct SendContext<'a> {
     pub progress: &'a Progress,
     /// Set by the lease keeper when the lease was lost: no batch may start after that.
     pub lease_lost: &'a AtomicBool,
+    /// Whether accepted rows advance the progress (not while the diff's reading is shown).
+    pub progress_counts_sends: AtomicBool,
     next_batch_idx: AtomicU32,
     n_accepted_batches: AtomicU32,
     state: Mutex<SendState>,
@@ -164,6 +166,7 @@ impl<'a> SendContext<'a> {
             crash_after_batches: None,
             progress,
             lease_lost,
+            progress_counts_sends: AtomicBool::new(true),
             next_batch_idx: AtomicU32::new(0),
             n_accepted_batches: AtomicU32::new(0),
             state: Mutex::new(SendState::default()),
@@ -495,7 +498,9 @@ impl<'a> SendContext<'a> {
             let mut state = self.lock();
             state.batches_accepted += 1;
         }
-        self.progress.advance(rows.len() as u64);
+        if self.progress_counts_sends.load(Ordering::Relaxed) {
+            self.progress.advance(rows.len() as u64);
+        }
         tracing::info!(
             num_received = response.num_received,
             num_invalid_entries = response.num_invalid_entries,
