@@ -463,3 +463,68 @@ fn plan_counts_without_sending() {
         assert!(plan.to_string().contains("would remove"));
     });
 }
+
+/// A writer the test's log lines go to.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn logs_name_the_run_and_its_batches_but_never_a_person_a_key_or_the_token() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let people = customers(0..150);
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let harness = SyncHarness::start().await;
+            let spec = harness.spec("logged", &people);
+            assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
+            harness.set_source(&spec, &people[10..]);
+            assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
+        });
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    for expected in [
+        "segment.name=logged",
+        "run.id=",
+        "audience.id=",
+        "batch.idx=",
+        "batch.n_rows=",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from the log:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains(audsync_emulator::DEFAULT_ACCESS_TOKEN),
+        "the token was logged"
+    );
+    for customer in &people {
+        let email = customer.email.trim().to_lowercase();
+        assert!(!text.to_lowercase().contains(&email), "an email was logged");
+        assert!(
+            !text.contains(&customer.email_hash().unwrap()),
+            "a hashed key was logged"
+        );
+    }
+}
