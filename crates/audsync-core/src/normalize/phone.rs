@@ -1,10 +1,14 @@
 //! PHONE: E.164 digits without `+` via libphonenumber metadata (`rlibphonenumber`), with a
-//! fast path for numbers already written in international form.
+//! fast path (no regular expressions) for the forms people write most: international form
+//! with `+` or their region's prefix, national digits with or without the trunk prefix, an
+//! extension after the number; and cheap refusals of what can never be a number.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumber, PhoneNumberFormat, Region};
+use rlibphonenumber::{
+    NumberLengthType, PHONE_NUMBER_UTIL, PhoneNumber, PhoneNumberFormat, Region,
+};
 
 use super::{AbsentReason, digit_value, prepare};
 use crate::normalize::country::{CountryCode, n_countries};
@@ -37,14 +41,97 @@ const TRUNK_ZERO_REGIONS: &[&str] = &[
     "SI", "SK", "TH", "TR", "TW", "UA", "VN", "ZA",
 ];
 
+/// Trunk-prefix regions whose national-prefix rule strips a lone `0` before any other digit
+/// (and whose numbers never start with `0X`), so that `+44 (0)20 …` is `+44 20 …`: every region
+/// of [`TRUNK_ZERO_REGIONS`] but Korea, whose rule also takes a carrier code after `08`. Used
+/// for numbers in international form whose calling code belongs to one of them.
+const PLUS_TRUNK_ZERO_REGIONS: &[&str] = &[
+    "AE", "AT", "AU", "BD", "BE", "BG", "CH", "CN", "DE", "EG", "FI", "FR", "GB", "HR", "ID", "IE",
+    "IL", "IN", "JP", "KE", "MY", "NG", "NL", "NZ", "PE", "PH", "PK", "RO", "RS", "SA", "SE", "SI",
+    "SK", "TH", "TR", "TW", "UA", "VN", "ZA",
+];
+
+/// Regions where libphonenumber reads digits starting with this international (IDD) prefix,
+/// then not a 0, as an international number: the prefix is this one digit string in its
+/// metadata (`00` from France, `011` from the US, `810` from Russia), or for `00` a pattern
+/// whose first choice is `00` (China's `00|1(?:[12]\d|79)\d\d00`, Israel's
+/// `0(?:0|1(?:05|[2-9]))`). Regions whose prefix is another pattern (`001[14-689]|…` from
+/// Australia, `00[1-9]` from Thailand) are left to the full parser. Japan (`010`), Cuba
+/// (`119`), Tajikistan and Turkmenistan (`810`) are left out too: there the national reading of
+/// such digits has always been taken, and stays. A test checks every entry against the full
+/// parser.
+const LITERAL_IDD_REGIONS: &[(&str, &[&str])] = &[
+    (
+        "00",
+        &[
+            "AC", "AD", "AE", "AF", "AL", "AM", "AO", "AR", "AT", "AW", "AZ", "BA", "BD", "BE",
+            "BF", "BG", "BH", "BI", "BJ", "BL", "BN", "BQ", "BT", "BW", "BZ", "CD", "CF", "CG",
+            "CH", "CI", "CK", "CM", "CR", "CW", "CY", "CZ", "DE", "DJ", "DK", "DZ", "EC", "EE",
+            "EG", "EH", "ER", "ES", "ET", "FK", "FM", "FO", "FR", "GA", "GB", "GE", "GF", "GG",
+            "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GT", "GW", "HN", "HR", "HT", "HU",
+            "IE", "IM", "IN", "IO", "IQ", "IR", "IT", "JE", "JO", "KG", "KI", "KM", "KW", "LA",
+            "LB", "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF",
+            "MG", "MK", "ML", "MM", "MO", "MQ", "MR", "MT", "MW", "MY", "MZ", "NA", "NC", "NE",
+            "NF", "NI", "NL", "NO", "NP", "NR", "NU", "OM", "PA", "PF", "PH", "PK", "PL", "PM",
+            "PS", "PT", "PY", "QA", "RE", "RO", "RS", "RW", "SA", "SD", "SE", "SH", "SJ", "SK",
+            "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV", "SY", "SZ", "TA", "TG", "TK", "TL",
+            "TN", "TO", "TR", "TV", "UA", "UZ", "VA", "VE", "VN", "VU", "WF", "XK", "YE", "YT",
+            "ZA", "ZM", "ZW",
+        ],
+    ),
+    // A pattern whose first choice is `00`.
+    (
+        "00",
+        &[
+            "AX", "CN", "FI", "FJ", "IL", "IS", "KP", "MU", "MV", "NZ", "PE", "PG", "SB", "SC",
+            "SI", "TD", "UY",
+        ],
+    ),
+    (
+        "011",
+        &[
+            "AG", "AI", "AS", "BB", "BM", "BS", "CA", "DM", "DO", "GD", "GU", "JM", "KN", "KY",
+            "LC", "MH", "MP", "MS", "PR", "SX", "TC", "TT", "US", "VC", "VG", "VI",
+        ],
+    ),
+    ("810", &["BY", "KZ", "RU"]),
+    ("001", &["GY", "MN"]),
+    ("000", &["KE"]),
+    ("009", &["NG"]),
+    ("0", &["CV", "WS"]),
+];
+
+/// Most digits of a national significant number libphonenumber parses (its
+/// `MAX_LENGTH_FOR_NSN`).
+const MAX_NSN_DIGITS: usize = 17;
+
 /// Calling codes whose national-prefix rules (`1` after `+52`, `15`/`9` after `+54`, carrier
 /// codes after `+55`/`+57`) libphonenumber rewrites even in international form; the fast path
 /// leaves them to the full parser.
 const FULL_PARSE_CALLING_CODES: &[u16] = &[52, 54, 55, 57];
 
+/// Calling code of Russia and Kazakhstan, whose trunk prefix is `8` and whose numbers never
+/// start with 0.
+const RUSSIA_CALLING_CODE: u16 = 7;
+
+/// Mexico's calling code: its metadata has no national prefix, so only a `1` after `+52` (the
+/// old mobile prefix) needs the full parser.
+const MEXICO_CALLING_CODE: u16 = 52;
+
+/// Brazil's calling code: carrier codes come after a trunk `0` or `90`, so a national number
+/// starting with 1–8 reads plainly.
+const BRAZIL_CALLING_CODE: u16 = 55;
+
+/// Digits of a Russian or Kazakh national number written with its trunk `8`
+/// (`8 912 345-67-89`).
+const TRUNK_EIGHT_DIGITS: usize = 11;
+
 struct PhoneTables {
     /// `is_calling_code[c]`: whether `c` (1–999) is an assigned country calling code.
     is_calling_code: Vec<bool>,
+    /// `plus_trunk_zero[c]`: whether the main region of calling code `c` is in
+    /// [`PLUS_TRUNK_ZERO_REGIONS`].
+    plus_trunk_zero: Vec<bool>,
     /// Per country-table index: what the phone normalizer needs of the region, when
     /// libphonenumber has metadata for it.
     regions: Vec<Option<RegionInfo>>,
@@ -60,6 +147,39 @@ struct RegionInfo {
     calling_code_len: usize,
     /// Whether the region is in [`TRUNK_ZERO_REGIONS`].
     trunk_zero: bool,
+    /// The region's international prefix when it is one digit string
+    /// ([`LITERAL_IDD_REGIONS`]): `idd_text[..idd_len]`, `idd_len` 0 when it is not.
+    idd_text: [u8; 3],
+    idd_len: usize,
+}
+
+impl RegionInfo {
+    /// The region's fixed international prefix, if it has one.
+    fn literal_idd(&self) -> Option<&[u8]> {
+        (self.idd_len > 0).then(|| &self.idd_text[..self.idd_len])
+    }
+
+    /// The length of the region's fixed international prefix when `digits` start with it and
+    /// then not with 0 (calling codes never start with 0, so libphonenumber keeps such a prefix
+    /// as national digits).
+    fn idd_before(&self, digits: &[u8]) -> Option<usize> {
+        let idd = self.literal_idd()?;
+        (digits.starts_with(idd) && digits.get(idd.len()).is_some_and(|digit| *digit != b'0'))
+            .then_some(idd.len())
+    }
+}
+
+/// The fixed international prefix of `region` (uppercase alpha-2), from
+/// [`LITERAL_IDD_REGIONS`]: its digits and length.
+fn literal_idd(region: &str) -> ([u8; 3], usize) {
+    let mut text = [0u8; 3];
+    for (prefix, regions) in LITERAL_IDD_REGIONS {
+        if regions.contains(&region) && prefix.len() <= text.len() {
+            text[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            return (text, prefix.len());
+        }
+    }
+    (text, 0)
 }
 
 /// `code` (1–999) as ASCII digits.
@@ -107,18 +227,39 @@ fn tables() -> &'static PhoneTables {
                 let code = PHONE_NUMBER_UTIL.get_country_code_for_region(region)?;
                 let calling_code = u16::try_from(code).ok().filter(|code| *code < 1000)?;
                 let (calling_code_text, calling_code_len) = code_digits(calling_code);
+                let upper = std::str::from_utf8(&upper).ok()?;
+                let (idd_text, idd_len) = literal_idd(upper);
                 Some(RegionInfo {
                     region,
                     calling_code,
                     calling_code_text,
                     calling_code_len,
-                    trunk_zero: std::str::from_utf8(&upper)
-                        .is_ok_and(|code| TRUNK_ZERO_REGIONS.contains(&code)),
+                    trunk_zero: TRUNK_ZERO_REGIONS.contains(&upper),
+                    idd_text,
+                    idd_len,
                 })
             })
             .collect();
+        let mut plus_trunk_zero = vec![false; 1000];
+        for code in PLUS_TRUNK_ZERO_REGIONS {
+            let Ok(region) = Region::from_code(code) else {
+                continue;
+            };
+            let Some(calling_code) = PHONE_NUMBER_UTIL.get_country_code_for_region(region) else {
+                continue;
+            };
+            let is_main_region =
+                PHONE_NUMBER_UTIL.get_region_for_country_code(calling_code) == Some(region);
+            if let Some(slot) = usize::try_from(calling_code)
+                .ok()
+                .and_then(|code| plus_trunk_zero.get_mut(code))
+            {
+                *slot = is_main_region;
+            }
+        }
         PhoneTables {
             is_calling_code,
+            plus_trunk_zero,
             regions,
         }
     })
@@ -159,12 +300,97 @@ pub fn phone(
     let tables = tables();
     let region = region.and_then(|country| tables.regions.get(country.index()).copied().flatten());
     let simple = SimpleNumber::read(value);
-    if let Some(simple) = &simple
-        && let Some(()) = fast_path(simple, region, tables, out)
-    {
-        return Ok(());
+    match &simple {
+        Some(simple) => {
+            if let Some(()) = fast_path(simple, region, tables, PLAIN_NUMBER, out) {
+                return Ok(());
+            }
+            if let Some(reason) = known_failure(simple, region) {
+                return Err(reason);
+            }
+        }
+        None => {
+            if !value.chars().any(char::is_numeric) {
+                // Without a single digit libphonenumber finds no number (and without a
+                // country the full parse below stops before asking it).
+                return Err(if region.is_none() && !starts_with_plus(value) {
+                    NO_COUNTRY
+                } else {
+                    NOT_A_PHONE_NUMBER
+                });
+            }
+            if let Some(number) = number_before_extension(value, region)
+                && let Some(()) = fast_path(&number, region, tables, NUMBER_BEFORE_EXTENSION, out)
+            {
+                return Ok(());
+            }
+        }
     }
     full_parse(value, simple.as_ref(), region, out)
+}
+
+fn starts_with_plus(value: &str) -> bool {
+    value.starts_with(['+', '＋'])
+}
+
+/// The number of a value that ends in an extension libphonenumber recognises and drops
+/// (`617 724 0594 x81`, `+1 (416) 896-2486 ext. 108`): a [`SimpleNumber`], then spaces, `x`,
+/// `ext` or `ext.` in any case, spaces, and one to nine ASCII digits. The extension never
+/// reaches the E.164 form, so the number is normalized as if written alone. Without a region
+/// only a value starting with `+` qualifies, as the full parse requires.
+fn number_before_extension(value: &str, region: Option<RegionInfo>) -> Option<SimpleNumber> {
+    if region.is_none() && !starts_with_plus(value) {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let n_digits = bytes
+        .iter()
+        .rev()
+        .take_while(|byte| byte.is_ascii_digit())
+        .count();
+    if n_digits == 0 || n_digits > 9 {
+        return None;
+    }
+    let rest = value[..bytes.len() - n_digits].trim_end_matches(' ');
+    let rest = rest.strip_suffix(['.', ':']).unwrap_or(rest);
+    let lower_label = |label: &str| {
+        rest.len() >= label.len()
+            && rest.as_bytes()[rest.len() - label.len()..].eq_ignore_ascii_case(label.as_bytes())
+    };
+    let label_len = if lower_label("ext") {
+        3
+    } else if lower_label("x") {
+        1
+    } else {
+        return None;
+    };
+    // A longer label (`next`, `fax`) leaves a letter in the number, which is then no
+    // `SimpleNumber`.
+    let number = rest[..rest.len() - label_len].trim_end_matches(' ');
+    SimpleNumber::read(number).filter(|simple| simple.n_digits > 0)
+}
+
+/// What the full parse would answer, cheaply, for numbers it can only refuse: no digits at all
+/// (`NOT_A_PHONE_NUMBER`), a national number starting with 0 without a country (`NO_COUNTRY`:
+/// calling codes never start with 0), and a national number starting with 0 in a North
+/// American region or in Russia or Kazakhstan, where no number starts with 0 and the trunk
+/// prefix is 1 or 8 (`IMPOSSIBLE_PHONE_NUMBER`).
+fn known_failure(simple: &SimpleNumber, region: Option<RegionInfo>) -> Option<AbsentReason> {
+    let mut with_idd = *simple;
+    with_idd.apply_idd(region);
+    if with_idd.international_from.is_some() {
+        return None;
+    }
+    let digits = with_idd.digits();
+    match region {
+        None => (digits.first().is_none_or(|digit| *digit == b'0')).then_some(NO_COUNTRY),
+        Some(_) if digits.is_empty() => Some(NOT_A_PHONE_NUMBER),
+        Some(info) => (matches!(info.calling_code, NANPA_CALLING_CODE | RUSSIA_CALLING_CODE)
+            && info.idd_before(digits).is_none()
+            && digits.first() == Some(&b'0')
+            && (3..=MAX_NSN_DIGITS).contains(&digits.len()))
+        .then_some(IMPOSSIBLE_PHONE_NUMBER),
+    }
 }
 
 /// A value made only of digits (any script), spaces, `-`, `.`, `/`, parentheses and one
@@ -282,6 +508,46 @@ fn accepts(number: &PhoneNumber, calling_code: u16, national: &[u8]) -> bool {
         && (is_plausible(calling_code, national) || PHONE_NUMBER_UTIL.is_valid_number(number))
 }
 
+/// Which readings [`fast_path`] may take.
+#[derive(Clone, Copy, Debug)]
+struct Rules {
+    /// The user's region's fixed international prefix reads like `+` (`0033 6 …` in France).
+    region_idd: bool,
+    /// A trunk `0` after the calling code goes (`+44 (0)20 …`), when the rest has a possible
+    /// length that is not only a local one.
+    plus_trunk_zero: bool,
+    /// Russia's and Kazakhstan's trunk `8` goes (`8 912 345-67-89`), likewise.
+    trunk_eight: bool,
+    /// Mexican numbers not starting with `1` and Brazilian ones not starting with `9` read
+    /// like any other.
+    mexico_brazil: bool,
+    /// Only readings that always agree with the full parse: a national trunk `0` goes only
+    /// when the rest has a full possible length (not only a local one, where libphonenumber
+    /// keeps the 0), and national digits that start with the calling code are left to the
+    /// full parse.
+    strict: bool,
+}
+
+/// Rules for a value that is a plain number. It keeps the national readings it has always
+/// had (not `strict`), so that its output never changes.
+const PLAIN_NUMBER: Rules = Rules {
+    region_idd: true,
+    plus_trunk_zero: true,
+    trunk_eight: true,
+    mexico_brazil: true,
+    strict: false,
+};
+
+/// Rules for the number before an extension: such values always went to the full parse, so
+/// the fast path takes only readings that agree with it.
+const NUMBER_BEFORE_EXTENSION: Rules = Rules {
+    region_idd: true,
+    plus_trunk_zero: true,
+    trunk_eight: true,
+    mexico_brazil: true,
+    strict: true,
+};
+
 /// Numbers already in international form (`+16505551234`, `0033612345678`), or national digits
 /// that start with the region's calling code (`16505551234` in the US) or are a plain national
 /// number without trunk prefix: their digits are the answer, no parse needed. Returns `None`
@@ -292,16 +558,38 @@ fn fast_path(
     simple: &SimpleNumber,
     region: Option<RegionInfo>,
     tables: &PhoneTables,
+    rules: Rules,
     out: &mut String,
 ) -> Option<()> {
     let mut simple_with_idd = *simple;
     simple_with_idd.apply_idd(region);
+    if rules.region_idd
+        && simple_with_idd.international_from.is_none()
+        && let Some(info) = &region
+    {
+        // The region's own international prefix, as libphonenumber strips it.
+        simple_with_idd.international_from = info.idd_before(simple_with_idd.digits());
+    }
     let digits = simple_with_idd.digits();
+    let mut trunk_zero_dropped = false;
     let (calling_code, national) = match simple_with_idd.international_from {
         Some(from) => {
             let digits = &digits[from..];
             let (code, length) = calling_code_prefix(digits, tables)?;
-            (code, &digits[length..])
+            let national = &digits[length..];
+            match national {
+                // `+44 (0)20 …`: the country's trunk prefix, which libphonenumber drops when
+                // what remains has a possible length.
+                [b'0', second, ..]
+                    if rules.plus_trunk_zero
+                        && *second != b'0'
+                        && tables.plus_trunk_zero.get(usize::from(code)) == Some(&true) =>
+                {
+                    trunk_zero_dropped = true;
+                    (code, &national[1..])
+                }
+                _ => (code, national),
+            }
         }
         None => {
             let info = region?;
@@ -309,6 +597,9 @@ fn fast_path(
             if digits.starts_with(code_text) {
                 // `16505551234` in the US: the calling code, unless the whole could be a
                 // national number too (then the full parser weighs both readings).
+                if rules.strict {
+                    return None;
+                }
                 let whole = phone_number(info.calling_code, digits)?;
                 if PHONE_NUMBER_UTIL.is_possible_number(&whole) {
                     return None;
@@ -316,6 +607,16 @@ fn fast_path(
                 (info.calling_code, &digits[code_text.len()..])
             } else if info.trunk_zero && digits.first() == Some(&b'0') {
                 // `06 12 34 56 78` in France: the trunk prefix goes.
+                trunk_zero_dropped = rules.strict;
+                (info.calling_code, &digits[1..])
+            } else if rules.trunk_eight
+                && info.calling_code == RUSSIA_CALLING_CODE
+                && digits.len() == TRUNK_EIGHT_DIGITS
+                && digits.first() == Some(&b'8')
+            {
+                // `8 912 345-67-89` in Russia: the trunk prefix goes (eleven digits are no
+                // number with the 8 kept) when ten remain of a full possible length.
+                trunk_zero_dropped = true;
                 (info.calling_code, &digits[1..])
             } else {
                 (info.calling_code, digits)
@@ -323,8 +624,14 @@ fn fast_path(
         }
     };
     let first = *national.first()?;
+    let plain_mexico_or_brazil = rules.mexico_brazil
+        && match calling_code {
+            MEXICO_CALLING_CODE => first != b'1',
+            BRAZIL_CALLING_CODE => first != b'9',
+            _ => false,
+        };
     let trunk_like = first == b'0'
-        || FULL_PARSE_CALLING_CODES.contains(&calling_code)
+        || (FULL_PARSE_CALLING_CODES.contains(&calling_code) && !plain_mexico_or_brazil)
         || (calling_code == NANPA_CALLING_CODE && first == b'1')
         || (matches!(calling_code, 7 | 370 | 375) && first == b'8')
         || (calling_code == 36 && national.starts_with(b"06"));
@@ -333,6 +640,13 @@ fn fast_path(
     }
     let number = phone_number(calling_code, national)?;
     if !PHONE_NUMBER_UTIL.is_possible_number(&number) || !is_plausible(calling_code, national) {
+        return None;
+    }
+    if trunk_zero_dropped
+        && PHONE_NUMBER_UTIL.is_possible_number_with_reason(&number)
+            != Ok(NumberLengthType::IsPossible)
+    {
+        // libphonenumber keeps the 0 when the rest is only possible as a local number.
         return None;
     }
     write_e164_digits(calling_code, national, out);
@@ -604,7 +918,15 @@ mod tests {
                         continue;
                     };
                     let mut fast = String::new();
-                    if fast_path(&simple, tables.regions[index], tables, &mut fast).is_none() {
+                    if fast_path(
+                        &simple,
+                        tables.regions[index],
+                        tables,
+                        PLAIN_NUMBER,
+                        &mut fast,
+                    )
+                    .is_none()
+                    {
                         continue;
                     }
                     n_fast += 1;
@@ -625,5 +947,286 @@ mod tests {
             n_fast_trunk >= TRUNK_ZERO_REGIONS.len(),
             "the trunk-prefix fast path took only {n_fast_trunk} numbers"
         );
+    }
+
+    /// `phone` (fast path, extension split, known failures, full parse) against the full
+    /// parse alone, on one value in one region.
+    fn assert_agrees(input: &str, region: Option<CountryCode>) -> bool {
+        let mut out = String::new();
+        let answer = phone(input, region, &mut out).map(|()| out);
+        let tables = tables();
+        let info = region.and_then(|country| tables.regions[country.index()]);
+        let expected = match prepare(input) {
+            Err(reason) => Err(reason),
+            Ok(value) if value.len() > MAX_PHONE_LEN => Err(NOT_A_PHONE_NUMBER),
+            Ok(value) => {
+                // What the normalizer answered before the region's prefixes, trunk zeros after
+                // the calling code, extensions and the known failures were read without the
+                // full parse: its fast path for plain numbers, else the full parse.
+                let simple = SimpleNumber::read(value);
+                let mut legacy = String::new();
+                match &simple {
+                    Some(simple)
+                        if fast_path(simple, info, tables, LEGACY, &mut legacy).is_some() =>
+                    {
+                        Ok(legacy)
+                    }
+                    _ => {
+                        let mut full = String::new();
+                        full_parse(value, simple.as_ref(), info, &mut full).map(|()| full)
+                    }
+                }
+            }
+        };
+        assert_eq!(answer, expected, "{input:?} in {region:?}");
+        answer.is_ok()
+    }
+
+    /// The fast path as it was before it read region prefixes and trunk zeros after the
+    /// calling code.
+    const LEGACY: Rules = Rules {
+        region_idd: false,
+        plus_trunk_zero: false,
+        trunk_eight: false,
+        mexico_brazil: false,
+        strict: false,
+    };
+
+    /// xorshift64*, for varied digits with a fixed seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn digit(&mut self) -> u8 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            b'0' + (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 59) as u8 % 10
+        }
+    }
+
+    /// Example numbers (mobile and fixed line) of the regions in `codes` as `(calling code,
+    /// national significant number)`, each also with its last digits varied.
+    fn example_numbers(codes: &[&str], rng: &mut Rng) -> Vec<(CountryCode, String, String)> {
+        use rlibphonenumber::PhoneNumberType;
+        let mut numbers = Vec::new();
+        for code in codes {
+            let Some(country) = CountryCode::parse(code) else {
+                continue;
+            };
+            let Some(info) = tables().regions[country.index()] else {
+                continue;
+            };
+            for number_type in [PhoneNumberType::Mobile, PhoneNumberType::FixedLine] {
+                let Ok(example) = PHONE_NUMBER_UTIL
+                    .get_example_number_for_type_and_region(info.region, number_type)
+                else {
+                    continue;
+                };
+                let e164 = PHONE_NUMBER_UTIL.format(&example, PhoneNumberFormat::E164);
+                let nsn = e164[1 + info.calling_code_len..].to_owned();
+                let mut varied = nsn.clone().into_bytes();
+                let n_varied = varied.len().min(4);
+                let start = varied.len() - n_varied;
+                for digit in &mut varied[start..] {
+                    *digit = rng.digit();
+                }
+                let cc = info.calling_code.to_string();
+                numbers.push((country, cc.clone(), nsn));
+                numbers.push((country, cc, String::from_utf8(varied).unwrap()));
+            }
+        }
+        numbers
+    }
+
+    /// Regions of the messy benchmark file and a few more with other numbering habits.
+    const REGIONS_UNDER_TEST: &[&str] = &[
+        "US", "CA", "GB", "FR", "DE", "ES", "IT", "NL", "BE", "CH", "AT", "SE", "NO", "DK", "PL",
+        "BR", "MX", "IN", "JP", "CN", "KR", "AU", "RU", "AE", "AR", "CO", "HU", "KZ", "BY", "CU",
+        "JP", "KE", "NG", "GY", "CV", "TH", "ID", "IL", "NZ", "ZA", "TR", "IE", "PT", "FI", "SG",
+        "HK", "TW", "VN", "PH", "MY", "PK", "EG", "SA", "UA", "RO", "GR", "CZ", "JM", "PR",
+    ];
+
+    #[test]
+    fn international_prefixes_of_the_users_region_agree_with_the_full_parser() {
+        let mut rng = Rng(7);
+        let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
+        let mut n_ok = 0;
+        for (prefix, regions) in LITERAL_IDD_REGIONS {
+            for region in *regions {
+                let Some(country) = CountryCode::parse(region) else {
+                    continue;
+                };
+                let tables = tables();
+                let Some(info) = tables.regions[country.index()] else {
+                    continue;
+                };
+                assert_eq!(info.literal_idd(), Some(prefix.as_bytes()), "{region}");
+                for (_, cc, nsn) in &numbers {
+                    for input in [
+                        format!("{prefix}{cc}{nsn}"),
+                        format!("{prefix} {cc} {nsn}"),
+                        format!("{prefix}0{cc}{nsn}"),
+                    ] {
+                        n_ok += usize::from(assert_agrees(&input, Some(country)));
+                    }
+                }
+            }
+        }
+        assert!(n_ok > 10_000, "only {n_ok} numbers were read");
+    }
+
+    #[test]
+    fn trunk_zero_after_the_calling_code_agrees_with_the_full_parser() {
+        let mut rng = Rng(11);
+        let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
+        let tables = tables();
+        let mut n_dropped = 0;
+        for (country, cc, nsn) in &numbers {
+            for input in [
+                format!("+{cc} (0){nsn}"),
+                format!("+{cc} (0) {nsn}"),
+                format!("+{cc}0{nsn}"),
+                format!("00{cc} (0){nsn}"),
+                format!("+{cc} (00){nsn}"),
+            ] {
+                for region in [None, Some(*country), CountryCode::parse("us")] {
+                    let ok = assert_agrees(&input, region);
+                    let simple = SimpleNumber::read(&input).unwrap();
+                    let info = region.and_then(|region| tables.regions[region.index()]);
+                    let mut out = String::new();
+                    if ok && fast_path(&simple, info, tables, PLAIN_NUMBER, &mut out).is_some() {
+                        n_dropped += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            n_dropped > 300,
+            "only {n_dropped} numbers took the fast path"
+        );
+    }
+
+    #[test]
+    fn extensions_agree_with_the_full_parser() {
+        let mut rng = Rng(13);
+        let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
+        let mut n_ok = 0;
+        for (country, cc, nsn) in &numbers {
+            let national = {
+                let tables = tables();
+                let info = tables.regions[country.index()].unwrap();
+                let number = phone_number(info.calling_code, nsn.as_bytes()).unwrap();
+                PHONE_NUMBER_UTIL
+                    .format(&number, PhoneNumberFormat::National)
+                    .into_owned()
+            };
+            for number in [
+                format!("+{cc} {nsn}"),
+                national.clone(),
+                format!("+{cc}{nsn}"),
+            ] {
+                for extension in [
+                    " x81",
+                    "x9",
+                    " X 123456789",
+                    " ext. 108",
+                    " Ext 7",
+                    " EXT: 12",
+                    " ext.12",
+                    " x1234567890",
+                    " ext 1234567890",
+                    " xt 12",
+                    " fax 12",
+                    " next 12",
+                    " ext-12",
+                    " #12",
+                    " ext. 12#",
+                    "  x  55",
+                ] {
+                    let input = format!("{number}{extension}");
+                    for region in [None, Some(*country), CountryCode::parse("gb")] {
+                        n_ok += usize::from(assert_agrees(&input, region));
+                    }
+                }
+            }
+        }
+        assert!(n_ok > 1000, "only {n_ok} numbers were read");
+    }
+
+    #[test]
+    fn plain_numbers_agree_with_the_full_parser_or_read_as_before() {
+        let mut rng = Rng(19);
+        let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
+        let tables = tables();
+        let mut n_ok = 0;
+        for (country, cc, nsn) in &numbers {
+            let info = tables.regions[country.index()].unwrap();
+            let number = phone_number(info.calling_code, nsn.as_bytes()).unwrap();
+            let national = PHONE_NUMBER_UTIL
+                .format(&number, PhoneNumberFormat::National)
+                .into_owned();
+            let national_digits: String = national.chars().filter(char::is_ascii_digit).collect();
+            for input in [
+                national.clone(),
+                national_digits.clone(),
+                format!("0{nsn}"),
+                format!("8{nsn}"),
+                format!("1{nsn}"),
+                format!("8 {national}"),
+                format!("{cc}{nsn}"),
+                format!("+{cc} {nsn}"),
+                format!("+{cc}1{nsn}"),
+                format!("+{cc} 9{nsn}"),
+                format!("00{cc}{nsn}"),
+                format!("011{cc}{nsn}"),
+                format!("810{cc}{nsn}"),
+            ] {
+                for region in [
+                    None,
+                    Some(*country),
+                    CountryCode::parse("us"),
+                    CountryCode::parse("ru"),
+                    CountryCode::parse("mx"),
+                ] {
+                    n_ok += usize::from(assert_agrees(&input, region));
+                }
+            }
+        }
+        assert!(n_ok > 3000, "only {n_ok} numbers were read");
+    }
+
+    #[test]
+    fn refusals_without_a_parse_agree_with_the_full_parser() {
+        let mut rng = Rng(17);
+        let mut inputs: Vec<String> = [
+            "n/a", "unknown", "call me", "-", "+", "＋", "+abc", "()", "x", "ext. 12", "none", "0",
+            "00", "000000", "01", "0 1", "+1 555", "123",
+        ]
+        .iter()
+        .map(|value| (*value).to_owned())
+        .collect();
+        for length in 1..=20 {
+            for lead in ["0", "00", "001", "011", "0110", "0111", "01"] {
+                let mut digits = lead.to_owned();
+                while digits.len() < length + lead.len() {
+                    digits.push(char::from(rng.digit()));
+                }
+                inputs.push(digits.clone());
+                inputs.push(format!(
+                    "({}) {}",
+                    &digits[..3.min(digits.len())],
+                    &digits[3.min(digits.len())..]
+                ));
+            }
+        }
+        let regions = [
+            "", "us", "ca", "pr", "jm", "do", "fr", "gb", "ru", "kz", "jp", "by",
+        ];
+        for input in &inputs {
+            for region in regions {
+                let region = CountryCode::parse(region);
+                assert_agrees(input, region);
+            }
+        }
     }
 }
