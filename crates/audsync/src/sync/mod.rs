@@ -748,9 +748,22 @@ pub(crate) async fn run_diff(
         n_workers,
         progress,
     };
-    tokio::task::spawn_blocking(move || diff::run(source, &input, adds, removals))
+    spawn_blocking_in_context(move || diff::run(source, &input, adds, removals))
         .await
         .context("the diff thread failed")?
+}
+
+/// Runs `work` on tokio's blocking pool inside the caller's tracing dispatcher and span, so
+/// what the diff and the spool readers log (batches they send, settled members) lands where
+/// the run's own lines do: in the run's span, and in a test's scoped subscriber.
+fn spawn_blocking_in_context<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    let dispatch = tracing::dispatcher::get_default(|dispatch| dispatch.clone());
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        tracing::dispatcher::with_default(&dispatch, || span.in_scope(work))
+    })
 }
 
 /// Mirror and upsert runs.
@@ -979,7 +992,7 @@ pub(crate) async fn produce_from_spool(
     sender: mpsc::Sender<Vec<MemberRow>>,
     hold_changed: bool,
 ) -> anyhow::Result<(SpoolReader, u64)> {
-    tokio::task::spawn_blocking(move || -> anyhow::Result<(SpoolReader, u64)> {
+    spawn_blocking_in_context(move || -> anyhow::Result<(SpoolReader, u64)> {
         let mut n_held = 0;
         loop {
             let batch = spool
@@ -1056,7 +1069,7 @@ pub async fn plan(
         progress: progress.clone(),
     };
     let source = prepared.source;
-    let diff = tokio::task::spawn_blocking(move || {
+    let diff = spawn_blocking_in_context(move || {
         diff::run(
             source,
             &input,
