@@ -15,7 +15,7 @@ The example file has no consent column, so nobody withdraws consent here.
 Users who leave or change their email are drawn among those whose email is nobody else's:
 Meta counts users sharing an identifier as one person and removes a person by any of their
 identifiers, so removing a user who shares an email would also remove the other user at Meta.
-The demo keeps its expected figures exact by not touching those (see DEMO-README-section.md).
+The demo keeps its expected figures exact by not touching those (see the README, "audsync demo").
 
 Rows keep their order; new users are appended. The same input and --seed always give the same
 file.

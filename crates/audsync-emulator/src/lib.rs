@@ -6,7 +6,7 @@
 //! the other. It validates as Meta does (tokens, permissions, terms, payload shape, hashes,
 //! data-source lock, replace sessions, rate budgets) and answers with Meta's error envelope and
 //! usage headers. Where Meta is silent it follows the contract's "Emulator rule"s, listed in
-//! `README-section.md`.
+//! the README's emulator section ("Emulator rules").
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {

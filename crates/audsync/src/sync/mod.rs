@@ -13,7 +13,7 @@
 //! - `progress.rs`: a bar on a terminal, plain lines otherwise.
 //! - `command.rs`: the `plan` and `sync` subcommands (config, client, store, exit status).
 //!
-//! # The order of a sync (see `SYNC-ARCHITECTURE-section.md`)
+//! # The order of a sync (see ARCHITECTURE.md, "A sync, end to end")
 //! 1. Take the segment's lease (a second sync of the segment fails fast, naming the holder),
 //!    begin a run.
 //! 2. Bind the audience: the stored record, else `find_or_create_audience` (subtype CUSTOM),
