@@ -10,6 +10,7 @@ use crate::field::Field;
 use crate::hash::{DIGEST_LEN, parse_prehashed_cell, sha256};
 use crate::key::{KeySet, MatchKey, N_KEYS};
 use crate::member::{AbsentReasons, KeyValue, Member, NormalizedOutcome, Rejection, RowOutcome};
+use crate::memo::{Extra, InitialDigests, Lookup, Memo, Remembered};
 use crate::normalize::country::{CountryCode, country, n_countries};
 use crate::normalize::date::{
     BirthDate, MIN_BIRTH_YEAR, birth_day, birth_month, birth_year, date_of_birth, write_parts,
@@ -22,22 +23,6 @@ use crate::normalize::{AbsentReason, email::email, phone};
 use crate::options::{DateOrder, NormalizeOptions};
 
 type Digest = [u8; DIGEST_LEN];
-
-/// Slots per memo cache (a power of two). Names, cities, states and postcodes repeat a lot in
-/// customer files; 2,048 direct-mapped 128-byte entries per kind (256 KiB, 1 MiB for the four
-/// kinds) hold the frequent ones while staying close to the core's 1 MiB L2 cache: a memo hit
-/// must cost less than the SHA-256 it saves (~65 ns, crate-choices.md §4).
-const MEMO_SLOTS: usize = 2048;
-
-/// log2 of [`MEMO_SLOTS`].
-const MEMO_BITS: u32 = 11;
-
-/// Longest raw value, and longest normalized value, a memo entry holds inline (so a hit reads
-/// one entry, without following pointers); longer values are normalized every time.
-const MEMO_TEXT_CAP: usize = 30;
-
-/// `raw_len` of an unused memo entry (longer than any memoized value).
-const MEMO_UNUSED: u8 = u8::MAX;
 
 /// Source of [`Engine`] ids, so a [`Scratch`] used with another engine drops its memos.
 static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
@@ -124,6 +109,9 @@ pub struct Scratch {
     slots: [Slot; N_KEYS],
     date_parts: [String; 3],
     memos: [Memo; N_MEMO_KINDS],
+    initials: InitialDigests,
+    /// The first initial of the row's FN (for FI), when FN is present.
+    first_name_initial: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,76 +152,36 @@ impl Slot {
     }
 }
 
-#[derive(Clone, Copy)]
+/// The kinds of key the scratch memoizes (by raw cell), each with its own [`Memo`]: the
+/// low-cardinality ones whose normalizers cost more than a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MemoKind {
-    /// FN and LN (same normalizer, same digest).
+    /// FN and LN (same normalizer, same digest); the memo keeps the first initial.
     Name = 0,
     City,
     State,
     Zip,
+    /// The memo keeps the gender (0 male, 1 female).
+    Gender,
+    /// The memo keeps the country table index.
+    Country,
 }
 
-const N_MEMO_KINDS: usize = 4;
+const N_MEMO_KINDS: usize = 6;
 
-#[derive(Default)]
-struct Memo {
-    entries: Vec<MemoEntry>,
-}
-
-/// One memoized value: the raw cell, its context (the user's country for ST and ZIP), and the
-/// normalized text and digest, or the reason it is absent. 128 bytes, cache-line aligned.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct MemoEntry {
-    raw_len: u8,
-    normalized_len: u8,
-    has_digest: bool,
-    context: u16,
-    raw: [u8; MEMO_TEXT_CAP],
-    normalized: [u8; MEMO_TEXT_CAP],
-    result: Option<AbsentReason>,
-    digest: Digest,
-}
-
-impl MemoEntry {
-    const UNUSED: MemoEntry = MemoEntry {
-        raw_len: MEMO_UNUSED,
-        normalized_len: 0,
-        has_digest: false,
-        context: 0,
-        raw: [0; MEMO_TEXT_CAP],
-        normalized: [0; MEMO_TEXT_CAP],
-        result: None,
-        digest: [0; DIGEST_LEN],
-    };
-
-    fn holds(&self, raw: &str, context: u16) -> bool {
-        usize::from(self.raw_len) == raw.len()
-            && self.context == context
-            && self.raw.get(..raw.len()) == Some(raw.as_bytes())
+impl MemoKind {
+    /// The memo of `key`, if it has one.
+    fn of(key: MatchKey) -> Option<MemoKind> {
+        match key {
+            MatchKey::Fn | MatchKey::Ln => Some(MemoKind::Name),
+            MatchKey::Ct => Some(MemoKind::City),
+            MatchKey::St => Some(MemoKind::State),
+            MatchKey::Zip => Some(MemoKind::Zip),
+            MatchKey::Gen => Some(MemoKind::Gender),
+            MatchKey::Country => Some(MemoKind::Country),
+            _ => None,
+        }
     }
-
-    fn normalized(&self) -> &str {
-        // Stored from a `&str` that fit, so this is valid UTF-8.
-        self.normalized
-            .get(..usize::from(self.normalized_len))
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
-            .unwrap_or("")
-    }
-}
-
-/// Multiplier of the memo hash (FxHash's).
-const MEMO_HASH_MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
-
-fn memo_slot(raw: &str, context: u16) -> usize {
-    let mut hash = u64::from(context) ^ (raw.len() as u64);
-    for chunk in raw.as_bytes().chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(MEMO_HASH_MULTIPLIER);
-    }
-    // The shift leaves MEMO_BITS bits, below MEMO_SLOTS.
-    (hash >> (64 - MEMO_BITS)) as usize
 }
 
 impl Scratch {
@@ -244,6 +192,8 @@ impl Scratch {
             slots: std::array::from_fn(|_| Slot::new()),
             date_parts: Default::default(),
             memos: Default::default(),
+            initials: InitialDigests::default(),
+            first_name_initial: String::new(),
         }
     }
 
@@ -251,9 +201,11 @@ impl Scratch {
         if self.engine_id != engine_id {
             self.engine_id = engine_id;
             for memo in &mut self.memos {
-                memo.entries.clear();
+                memo.clear();
             }
+            self.initials.clear();
         }
+        self.first_name_initial.clear();
         for slot in &mut self.slots {
             slot.state = SlotState::NotProvided;
             slot.text.clear();
@@ -271,16 +223,7 @@ impl Default for Scratch {
 
 impl fmt::Debug for Scratch {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n_memoized: usize = self
-            .memos
-            .iter()
-            .map(|memo| {
-                memo.entries
-                    .iter()
-                    .filter(|entry| entry.raw_len != MEMO_UNUSED)
-                    .count()
-            })
-            .sum();
+        let n_memoized: usize = self.memos.iter().map(Memo::n_remembered).sum();
         formatter
             .debug_struct("Scratch")
             .field("n_memoized", &n_memoized)
@@ -479,7 +422,8 @@ impl Engine {
                     if slot.state == SlotState::Present {
                         continue;
                     }
-                    match self.country_slot(value, slot) {
+                    let memo = &mut scratch.memos[MemoKind::Country as usize];
+                    match self.country_slot(value, slot, memo, want_digests) {
                         Ok(code) => row_country = row_country.or(code),
                         Err(reason) => slot.mark_absent(reason),
                     }
@@ -553,12 +497,55 @@ impl Engine {
         &self,
         value: &str,
         slot: &mut Slot,
+        memo: &mut Memo,
+        want_digests: bool,
     ) -> Result<Option<CountryCode>, AbsentReason> {
         if let Some(digest) = parse_prehashed_cell(value) {
             set_prehashed(slot, digest);
             return Ok(None);
         }
-        let code = country(value)?;
+        let lookup = if want_digests {
+            memo.lookup(value, 0)
+        } else {
+            Lookup::Off
+        };
+        let code = match lookup {
+            Lookup::Hit(Remembered::Absent(reason)) => return Err(reason),
+            Lookup::Hit(Remembered::Present { extra, .. }) => extra
+                .as_bytes()
+                .first()
+                .and_then(|index| CountryCode::from_index(usize::from(*index))),
+            Lookup::Miss | Lookup::Off => None,
+        };
+        let code = match code {
+            Some(code) => code,
+            None => match country(value) {
+                Ok(code) => {
+                    if let (Lookup::Miss, Some(digest), Ok(index)) = (
+                        &lookup,
+                        self.digests.country.get(code.index()),
+                        u8::try_from(code.index()),
+                    ) {
+                        let extra = Extra::new(&[index]).unwrap_or_default();
+                        memo.remember(
+                            value,
+                            0,
+                            Remembered::Present {
+                                digest: *digest,
+                                extra,
+                            },
+                        );
+                    }
+                    code
+                }
+                Err(reason) => {
+                    if let Lookup::Miss = lookup {
+                        memo.remember(value, 0, Remembered::Absent(reason));
+                    }
+                    return Err(reason);
+                }
+            },
+        };
         slot.state = SlotState::Present;
         slot.text.clear();
         slot.text.push_str(code.as_str());
@@ -567,7 +554,13 @@ impl Engine {
     }
 
     fn fill_key(&self, key: MatchKey, value: &str, context: &RowContext, scratch: &mut Scratch) {
-        let Scratch { slots, memos, .. } = scratch;
+        let Scratch {
+            slots,
+            memos,
+            initials,
+            first_name_initial,
+            ..
+        } = scratch;
         let slot = &mut slots[key.index()];
         if slot.state == SlotState::Present {
             return;
@@ -577,30 +570,48 @@ impl Engine {
             set_prehashed(slot, digest);
             return;
         }
-        match self.normalize_key(key, value, context, memos, &mut slot.text) {
-            Ok(digest) => {
+        let memo_kind = MemoKind::of(key).filter(|_| context.want_digests);
+        let normalized = match memo_kind {
+            Some(kind) => self.memoized(kind, value, context, &mut memos[kind as usize], slot),
+            None => self
+                .normalize_key(key, value, context, initials, &mut slot.text)
+                .map(|digest| (digest, None)),
+        };
+        match normalized {
+            Ok((digest, extra)) => {
                 slot.state = SlotState::Present;
                 slot.digest = match digest {
                     Some(digest) => Some(digest),
                     None if hashed && context.want_digests => Some(sha256(&slot.text)),
                     None => None,
                 };
+                if key == MatchKey::Fn {
+                    // The memo keeps the initial; a normalized text gives it.
+                    match extra
+                        .as_ref()
+                        .and_then(|extra| std::str::from_utf8(extra.as_bytes()).ok())
+                    {
+                        Some(initial) => first_name_initial.push_str(initial),
+                        None => {
+                            let _ = first_initial(&slot.text, first_name_initial);
+                        }
+                    }
+                }
             }
             Err(reason) => slot.mark_absent(reason),
         }
     }
 
-    /// Normalizes one key into `text`; returns the digest when a table or memo knows it.
+    /// Normalizes one key into `text`; returns the digest when a table knows it.
     fn normalize_key(
         &self,
         key: MatchKey,
         value: &str,
         context: &RowContext,
-        memos: &mut [Memo; N_MEMO_KINDS],
+        initials: &mut InitialDigests,
         text: &mut String,
     ) -> Result<Option<Digest>, AbsentReason> {
         let script = self.options.names;
-        let region_context = context.region.map_or(0, |code| code.index() as u16 + 1);
         match key {
             MatchKey::Email => email(value, text).map(|()| None),
             MatchKey::Phone => phone::phone(value, context.region, text).map(|()| None),
@@ -624,44 +635,17 @@ impl Engine {
                 birth_day(value, text)?;
                 Ok(number_digest(text, &self.digests.birth_day))
             }
-            MatchKey::Ln | MatchKey::Fn => self.memoized(
-                MemoKind::Name,
-                value,
-                0,
-                context,
-                memos,
-                text,
-                |raw, out| name(raw, script, out),
-            ),
+            MatchKey::Ln | MatchKey::Fn => name(value, script, text).map(|()| None),
             MatchKey::Fi => {
                 initial(value, script, text)?;
-                Ok(self.initial_digest(text))
+                Ok(context
+                    .want_digests
+                    .then(|| self.initial_digest(text, initials)))
             }
-            MatchKey::Ct => self.memoized(MemoKind::City, value, 0, context, memos, text, city),
-            MatchKey::St => {
-                let region = context.region;
-                self.memoized(
-                    MemoKind::State,
-                    value,
-                    region_context,
-                    context,
-                    memos,
-                    text,
-                    |raw, out| state(raw, region, out),
-                )
-            }
-            MatchKey::Zip => {
-                let region = context.region;
-                self.memoized(
-                    MemoKind::Zip,
-                    value,
-                    region_context,
-                    context,
-                    memos,
-                    text,
-                    |raw, out| zip(raw, region, out),
-                )
-            }
+            MatchKey::Ct => city(value, text).map(|()| None),
+            MatchKey::St => state(value, context.region, text)
+                .map(|()| two_letter_index(text).and_then(|index| self.digests.state_code[index])),
+            MatchKey::Zip => zip(value, context.region, text).map(|()| None),
             MatchKey::Country => {
                 let code = country(value)?;
                 text.clear();
@@ -674,72 +658,81 @@ impl Engine {
         }
     }
 
-    /// Looks `raw` up in the memo of `kind`; on a miss, normalizes it with `normalize` and
-    /// remembers the result (and, when digests are wanted, the digest).
-    #[allow(clippy::too_many_arguments)]
+    /// The digest of a memoized key (and what its memo keeps beside it): from the memo, or
+    /// normalized into `slot.text` and remembered. A memo hit leaves `slot.text` empty: the
+    /// digest is what is sent.
     fn memoized(
         &self,
         kind: MemoKind,
-        raw: &str,
-        memo_context: u16,
+        value: &str,
         context: &RowContext,
-        memos: &mut [Memo; N_MEMO_KINDS],
-        text: &mut String,
-        normalize: impl FnOnce(&str, &mut String) -> Result<(), AbsentReason>,
-    ) -> Result<Option<Digest>, AbsentReason> {
-        if raw.len() > MEMO_TEXT_CAP {
-            normalize(raw, text)?;
-            return Ok(context.want_digests.then(|| self.kind_digest(kind, text)));
-        }
-        let memo = &mut memos[kind as usize];
-        if memo.entries.is_empty() {
-            memo.entries = vec![MemoEntry::UNUSED; MEMO_SLOTS];
-        }
-        let entry = &mut memo.entries[memo_slot(raw, memo_context)];
-        if entry.holds(raw, memo_context) {
-            if let Some(reason) = entry.result {
-                return Err(reason);
+        memo: &mut Memo,
+        slot: &mut Slot,
+    ) -> Result<(Option<Digest>, Option<Extra>), AbsentReason> {
+        let memo_context = match kind {
+            // ST and ZIP read differently per country.
+            MemoKind::State | MemoKind::Zip => {
+                context.region.map_or(0, |code| code.index() as u16 + 1)
             }
-            text.clear();
-            text.push_str(entry.normalized());
-        } else {
-            let result = normalize(raw, text);
-            entry.raw_len = MEMO_UNUSED;
-            if let Err(reason) = result {
-                entry.result = Some(reason);
-                entry.normalized_len = 0;
-            } else if text.len() <= MEMO_TEXT_CAP {
-                entry.result = None;
-                entry.normalized[..text.len()].copy_from_slice(text.as_bytes());
-                // Both lengths are at most MEMO_TEXT_CAP (30).
-                entry.normalized_len = text.len() as u8;
-            } else {
-                // Too long to keep: leave the entry unused.
-                return Ok(context.want_digests.then(|| self.kind_digest(kind, text)));
+            MemoKind::Name | MemoKind::City | MemoKind::Gender | MemoKind::Country => 0,
+        };
+        let lookup = memo.lookup(value, memo_context);
+        match lookup {
+            Lookup::Hit(Remembered::Present { digest, extra }) => {
+                slot.text.clear();
+                return Ok((Some(digest), Some(extra)));
             }
-            entry.raw[..raw.len()].copy_from_slice(raw.as_bytes());
-            entry.raw_len = raw.len() as u8;
-            entry.context = memo_context;
-            entry.has_digest = false;
-            result?;
+            Lookup::Hit(Remembered::Absent(reason)) => return Err(reason),
+            Lookup::Miss | Lookup::Off => {}
         }
-        if !context.want_digests {
-            return Ok(None);
+        let text = &mut slot.text;
+        let normalized = match kind {
+            MemoKind::Name => name(value, self.options.names, text),
+            MemoKind::City => city(value, text),
+            MemoKind::State => state(value, context.region, text),
+            MemoKind::Zip => zip(value, context.region, text),
+            MemoKind::Gender => gender(value).map(|gender| {
+                text.clear();
+                text.push_str(gender.as_str());
+            }),
+            MemoKind::Country => country(value).map(|code| {
+                text.clear();
+                text.push_str(code.as_str());
+            }),
+        };
+        if let Err(reason) = normalized {
+            if let Lookup::Miss = lookup {
+                memo.remember(value, memo_context, Remembered::Absent(reason));
+            }
+            return Err(reason);
         }
-        if !entry.has_digest {
-            entry.digest = self.kind_digest(kind, text);
-            entry.has_digest = true;
-        }
-        Ok(Some(entry.digest))
-    }
-
-    fn kind_digest(&self, kind: MemoKind, normalized: &str) -> Digest {
-        match kind {
-            MemoKind::State => two_letter_index(normalized)
+        let digest = match kind {
+            MemoKind::State => two_letter_index(text)
                 .and_then(|index| self.digests.state_code[index])
-                .unwrap_or_else(|| sha256(normalized)),
-            MemoKind::Name | MemoKind::City | MemoKind::Zip => sha256(normalized),
+                .unwrap_or_else(|| sha256(text)),
+            MemoKind::Gender => self.digests.gender[usize::from(text == Gender::Female.as_str())],
+            MemoKind::Country => CountryCode::parse(text)
+                .and_then(|code| self.digests.country.get(code.index()).copied())
+                .unwrap_or_else(|| sha256(text)),
+            MemoKind::Name | MemoKind::City | MemoKind::Zip => sha256(text),
+        };
+        let extra = match kind {
+            MemoKind::Name => {
+                let mut initial = String::new();
+                first_initial(text, &mut initial)
+                    .ok()
+                    .and_then(|()| Extra::new(initial.as_bytes()))
+            }
+            MemoKind::Gender => Extra::new(&[u8::from(text == Gender::Female.as_str())]),
+            MemoKind::City | MemoKind::State | MemoKind::Zip | MemoKind::Country => {
+                Some(Extra::default())
+            }
+        };
+        // A name whose initial does not fit is normalized every time.
+        if let (Lookup::Miss, Some(extra)) = (&lookup, extra) {
+            memo.remember(value, memo_context, Remembered::Present { digest, extra });
         }
+        Ok((Some(digest), extra))
     }
 
     fn year_digest(&self, text: &str) -> Option<Digest> {
@@ -748,12 +741,13 @@ impl Engine {
         self.digests.birth_year.get(offset).copied()
     }
 
-    fn initial_digest(&self, text: &str) -> Option<Digest> {
+    /// The digest of a first initial: precomputed for a–z, else from the initials memo.
+    fn initial_digest(&self, text: &str, initials: &mut InitialDigests) -> Digest {
         match text.as_bytes() {
             [letter] if letter.is_ascii_lowercase() => {
-                Some(self.digests.ascii_initial[usize::from(letter - b'a')])
+                self.digests.ascii_initial[usize::from(letter - b'a')]
             }
-            _ => None,
+            _ => initials.digest(text),
         }
     }
 
@@ -808,30 +802,26 @@ impl Engine {
 
     /// FI from FN when FI has no value of its own (and FN was not given pre-hashed).
     fn derive_first_initial(&self, scratch: &mut Scratch, want_digests: bool) {
-        // FN (index 8) comes right before FI (index 9) in the schema.
-        let (before, from_initial) = scratch.slots.split_at_mut(MatchKey::Fi.index());
-        let (Some(first_name), Some(first_initial_slot)) =
-            (before.get(MatchKey::Fn.index()), from_initial.first_mut())
-        else {
-            return;
-        };
-        if first_initial_slot.state == SlotState::Present
+        let Scratch {
+            slots,
+            initials,
+            first_name_initial,
+            ..
+        } = scratch;
+        let first_name = &slots[MatchKey::Fn.index()];
+        if slots[MatchKey::Fi.index()].state == SlotState::Present
             || first_name.state != SlotState::Present
             || first_name.prehashed
+            || first_name_initial.is_empty()
         {
             return;
         }
-        if first_initial(&first_name.text, &mut first_initial_slot.text).is_ok() {
-            first_initial_slot.state = SlotState::Present;
-            first_initial_slot.digest = if want_digests {
-                Some(
-                    self.initial_digest(&first_initial_slot.text)
-                        .unwrap_or_else(|| sha256(&first_initial_slot.text)),
-                )
-            } else {
-                None
-            };
-        }
+        let first_initial_slot = &mut slots[MatchKey::Fi.index()];
+        first_initial_slot.state = SlotState::Present;
+        first_initial_slot.text.clear();
+        first_initial_slot.text.push_str(first_name_initial);
+        first_initial_slot.digest =
+            want_digests.then(|| self.initial_digest(first_name_initial, initials));
     }
 }
 
@@ -1373,7 +1363,7 @@ mod tests {
             key(MatchKey::Ct),
             key(MatchKey::Zip),
         ];
-        let values: Vec<(String, String, String)> = (0..3 * MEMO_SLOTS)
+        let values: Vec<(String, String, String)> = (0..3 * crate::memo::MEMO_CAPACITY)
             .map(|index| {
                 let first = match index % 4 {
                     0 => format!("Ann{index}"),
@@ -1409,6 +1399,68 @@ mod tests {
                 assert_eq!(wire(&member, MatchKey::Zip), sha256_hex(&expected));
             }
         }
+    }
+
+    #[test]
+    fn memoized_genders_countries_and_initials_agree_with_the_normalizers() {
+        let engine = engine_with(|_| {});
+        let mut scratch = Scratch::new();
+        let fields = [
+            key(MatchKey::Email),
+            key(MatchKey::Fn),
+            key(MatchKey::Gen),
+            key(MatchKey::Country),
+        ];
+        let first_names = [
+            "Éloïse",
+            "Zoë",
+            "王伟",
+            "민준",
+            "q\u{307}\u{323}ing",
+            "John",
+            "123",
+        ];
+        let genders = ["homme", "Female", "x", "", "женский", "M"];
+        let countries = [
+            "United States",
+            "Deutschland",
+            "Atlantis",
+            "",
+            "gb",
+            "Россия",
+        ];
+        // Several rounds: the first fills the memos, the next ones are served from them.
+        for round in 0..3 {
+            for (index, first) in first_names.iter().enumerate() {
+                let gender_cell = genders[(index + round) % genders.len()];
+                let country_cell = countries[(index + 2 * round) % countries.len()];
+                let row = ["a@b.co", *first, gender_cell, country_cell];
+                let member = member(engine.process(&fields, &row, &mut scratch));
+                let normalized = engine.normalize(&fields, &row, &mut scratch);
+                for match_key in [MatchKey::Fn, MatchKey::Fi, MatchKey::Gen, MatchKey::Country] {
+                    let expected = normalized
+                        .get(match_key)
+                        .map(sha256_hex)
+                        .unwrap_or_default();
+                    assert_eq!(wire(&member, match_key), expected, "{match_key} of {row:?}");
+                }
+                assert!(member.absent().eq(normalized.absent()), "{row:?}");
+            }
+        }
+        assert_eq!(
+            normalized_first_initial(&engine, "q\u{307}\u{323}ing"),
+            Some("q\u{323}\u{307}".to_owned())
+        );
+    }
+
+    fn normalized_first_initial(engine: &Engine, first_name: &str) -> Option<String> {
+        let mut scratch = Scratch::new();
+        let normalized = engine.normalize(
+            &[key(MatchKey::Email), key(MatchKey::Fn)],
+            &["a@b.co", first_name],
+            &mut scratch,
+        );
+        normalized.get(MatchKey::Fi).map(str::to_owned)
     }
 
     #[test]

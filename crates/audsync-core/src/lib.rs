@@ -42,6 +42,7 @@ pub mod field;
 pub mod hash;
 pub mod key;
 pub mod member;
+mod memo;
 pub mod normalize;
 pub mod options;
 
