@@ -8,18 +8,20 @@ use crate::normalize::AbsentReason;
 
 type Digest = [u8; DIGEST_LEN];
 
-/// Sets per memo (a power of two), of [`MEMO_WAYS`] 64-byte entries each: 128 KiB per kind
-/// of key, so the busy ones (names, cities, states, postcodes) stay within the core's L2
-/// cache next to the row data. A hit must cost less than the normalizer and the SHA-256 it
-/// saves (~70 ns for the hash alone, crate-choices.md §4).
-const MEMO_SETS: usize = 1024;
+/// Sets per memo (a power of two), of [`MEMO_WAYS`] 64-byte entries each: 256 KiB per kind
+/// of key at most, of which a lookup touches one line. A file's few hundred distinct names,
+/// cities or states touch a few dozen KiB and stay in the core's L2 cache; a kind with many
+/// distinct values switches its memo off (see [`MIN_HIT_RATE_DIVISOR`]). A hit must cost
+/// less than the normalizer and the SHA-256 it saves (~70 ns for the hash alone,
+/// crate-choices.md §4).
+const MEMO_SETS: usize = 2048;
 
 /// log2 of [`MEMO_SETS`].
-const MEMO_SET_BITS: u32 = 10;
+const MEMO_SET_BITS: u32 = 11;
 
 /// Entries per set: a value seen again finds its entry unless two newer values of the same
-/// set came in between (a direct-mapped table lost ~13% of name lookups to collisions on
-/// the benchmark file).
+/// set came in between (a direct-mapped table of 2,048 entries lost 13% of name lookups to
+/// collisions on the benchmark file).
 const MEMO_WAYS: usize = 2;
 
 /// Values one memo holds at most.
@@ -133,7 +135,9 @@ pub(crate) struct Memo {
 const HASH_MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
 
 fn set_of(raw: &[u8], context: u16) -> usize {
-    let mut hash = u64::from(context) ^ (raw.len() as u64);
+    // Context and length are mixed in first, so that short values of different contexts
+    // spread over the sets too.
+    let mut hash = ((u64::from(context) << 32) | raw.len() as u64).wrapping_mul(HASH_MULTIPLIER);
     for chunk in raw.chunks(8) {
         let mut word = [0u8; 8];
         word[..chunk.len()].copy_from_slice(chunk);
@@ -145,9 +149,10 @@ fn set_of(raw: &[u8], context: u16) -> usize {
 
 impl Memo {
     /// What the memo knows of `raw` in `context` (the user's region for ST and ZIP, else 0).
-    /// Values longer than [`MEMO_RAW_CAP`] are never remembered.
+    /// Empty cells (quicker to normalize than to look up) and values longer than
+    /// [`MEMO_RAW_CAP`] are never remembered.
     pub(crate) fn lookup(&mut self, raw: &str, context: u16) -> Lookup {
-        if raw.len() > MEMO_RAW_CAP {
+        if raw.is_empty() || raw.len() > MEMO_RAW_CAP {
             return Lookup::Off;
         }
         let lookup = if self.windows_off > 0 {
@@ -326,6 +331,15 @@ mod tests {
             memo.lookup(&"x".repeat(MEMO_RAW_CAP + 1), 0),
             Lookup::Off
         ));
+    }
+
+    #[test]
+    fn empty_values_are_not_looked_up_and_contexts_spread_over_the_sets() {
+        let mut memo = Memo::default();
+        assert!(matches!(memo.lookup("", 0), Lookup::Off));
+        let sets: std::collections::HashSet<usize> =
+            (0..250u16).map(|context| set_of(b"ny", context)).collect();
+        assert!(sets.len() > 200, "250 contexts fell in {} sets", sets.len());
     }
 
     #[test]
