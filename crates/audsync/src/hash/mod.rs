@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 use audsync_core::key::N_KEYS;
 use audsync_core::{
     AbsentReason, CountryCode, DateOrder, EligibilityRule, Engine, Field, MatchKey, NameScript,
-    NormalizeOptions, RowOutcome, Scratch,
+    NormalizeOptions, Scratch,
 };
 
 use crate::cli::{DateOrderArg, EmitArg, FormatArg, HashArgs, NamesArg};
@@ -212,8 +212,7 @@ fn process_chunk(
             return;
         }
         // The row is handled inside `catch_unwind` so that a bug in normalization costs one
-        // row (rejected as an internal error), not the run; handling it there also spares
-        // moving the 1 KiB member out of the closure.
+        // row (rejected as an internal error), not the run.
         let members_len = output.members.len();
         let rejects_len = output.rejects.len();
         let n_members = output.counts.n_members;
@@ -266,16 +265,17 @@ fn handle_row(
             }
         }
     } else {
-        match job.engine.process(&job.fields, values, scratch) {
-            RowOutcome::Rejected(rejection) => rejection.reason,
-            RowOutcome::Member(member) => {
+        // The member is read in place from the scratch and written straight into the CSV.
+        match job.engine.process_view(&job.fields, values, scratch) {
+            Err(rejection) => rejection.reason,
+            Ok(member) => {
                 write_csv_field(&mut output.members, user_id);
                 for key in &job.output_keys {
                     output.members.push(',');
                     let start = output.members.len();
                     member.write_wire(*key, &mut output.members);
                     // Hashed keys are hex or empty: nothing to quote.
-                    if !key.is_hashed() {
+                    if !member.is_hashed(*key) {
                         quote_if_needed(&mut output.members, start);
                     }
                 }
