@@ -18,7 +18,68 @@ const NOT_AN_ADDRESS: AbsentReason = AbsentReason::Invalid("not an email address
 ///   character, `<`, `>`, `,`, `;` or `"` inside.
 pub fn email(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     out.clear();
-    let mut value = prepare(input)?;
+    let value = prepare(input)?;
+    let bytes = value.as_bytes();
+    if bytes.is_ascii() && !bytes.contains(&b'<') && !starts_with_mailto(bytes) {
+        // The usual cell: a plain ASCII address. One pass checks it.
+        let value = value.strip_suffix('.').unwrap_or(value);
+        if !is_ascii_address(value.as_bytes()) {
+            return Err(NOT_AN_ADDRESS);
+        }
+        out.push_str(value);
+        out.make_ascii_lowercase();
+        return Ok(());
+    }
+    unwrapped_email(value, out)
+}
+
+fn starts_with_mailto(bytes: &[u8]) -> bool {
+    bytes.len() >= 7 && bytes[..7].eq_ignore_ascii_case(b"mailto:")
+}
+
+/// Whether each byte may appear in an address ([`is_address_byte`]), as a table.
+const ADDRESS_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // The index is below 256.
+        table[byte] = is_address_byte(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
+/// The well-formedness check of [`unwrapped_email`] for an ASCII value, in one pass: a
+/// non-empty local part and a domain with a dot, each label non-empty, every byte an address
+/// byte (so exactly one `@`).
+fn is_ascii_address(bytes: &[u8]) -> bool {
+    let Some(at) = bytes.iter().position(|byte| *byte == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+    if local.is_empty() || !local.iter().all(|byte| ADDRESS_BYTES[usize::from(*byte)]) {
+        return false;
+    }
+    let mut has_dot = false;
+    let mut previous = b'.';
+    for byte in domain {
+        if *byte == b'.' {
+            if previous == b'.' {
+                return false;
+            }
+            has_dot = true;
+        } else if !ADDRESS_BYTES[usize::from(*byte)] {
+            return false;
+        }
+        previous = *byte;
+    }
+    has_dot && previous != b'.'
+}
+
+/// [`email`] after trimming, for values that need unwrapping (`mailto:`, `<…>`) or are not
+/// ASCII.
+fn unwrapped_email(value: &str, out: &mut String) -> Result<(), AbsentReason> {
+    let mut value = value;
     if let Some(open) = value.rfind('<') {
         let inner = &value[open + 1..];
         let Some(close) = inner.find('>') else {
@@ -73,8 +134,13 @@ fn is_address_char(character: char) -> bool {
 }
 
 /// [`is_address_char`] for ASCII.
-fn is_address_byte(byte: u8) -> bool {
-    byte > b' ' && byte != 0x7f && !b"<>,;\"@()[]\\".contains(&byte)
+const fn is_address_byte(byte: u8) -> bool {
+    byte > b' '
+        && byte < 0x7f
+        && !matches!(
+            byte,
+            b'<' | b'>' | b',' | b';' | b'"' | b'@' | b'(' | b')' | b'[' | b']' | b'\\'
+        )
 }
 
 fn is_domain(domain: &str) -> bool {
@@ -137,6 +203,50 @@ mod tests {
                 expected.as_ref().copied(),
                 "input {input:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_ascii_one_pass_check_agrees_with_the_general_path() {
+        let parts = [
+            "", "a", "john.doe", "j..d", ".x", "x.", "a b", "a@b", "x\"y", "ü", "(c)", "a,b",
+            "\u{7f}", "\t", "-", "+tag", "[1]",
+        ];
+        let domains = [
+            "",
+            "example.com",
+            "example.com.",
+            "ex..com",
+            ".example.com",
+            "example",
+            "e.c",
+            "exa mple.com",
+            "@example.com",
+            "ex;ample.com",
+            "sub.example.co.uk",
+            "x.",
+            "a.b.",
+            "exämple.de",
+            "EXAMPLE.COM",
+        ];
+        for local in parts {
+            for domain in domains {
+                for input in [
+                    format!("{local}@{domain}"),
+                    format!("  {local}@{domain} "),
+                    format!("{local}{domain}"),
+                    format!("{local}@{domain}@x.com"),
+                ] {
+                    let mut fast = String::new();
+                    let fast_result = email(&input, &mut fast).map(|()| fast);
+                    let mut general = String::new();
+                    let general_result = match prepare(&input) {
+                        Ok(value) => unwrapped_email(value, &mut general).map(|()| general),
+                        Err(reason) => Err(reason),
+                    };
+                    assert_eq!(fast_result, general_result, "{input:?}");
+                }
+            }
         }
     }
 

@@ -27,19 +27,23 @@ pub fn extern_id(input: &str, out: &mut String) -> Result<(), AbsentReason> {
 pub fn madid(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     out.clear();
     let value = prepare(input)?;
-    let bytes = value.as_bytes();
-    let n_hex = bytes.iter().filter(|byte| byte.is_ascii_hexdigit()).count();
-    let shaped = bytes
-        .iter()
-        .all(|byte| byte.is_ascii_hexdigit() || *byte == b'-')
-        && n_hex >= MIN_ADVERTISING_ID_HEX_DIGITS
-        && !value.starts_with('-')
-        && !value.ends_with('-')
-        && !value.contains("--");
-    if !shaped {
+    // One pass: hex digits and single inner hyphens, counting the digits and the non-zero ones.
+    let mut n_hex = 0;
+    let mut n_non_zero = 0;
+    let mut previous = b'-';
+    for byte in value.bytes() {
+        if byte.is_ascii_hexdigit() {
+            n_hex += 1;
+            n_non_zero += usize::from(byte != b'0');
+        } else if byte != b'-' || previous == b'-' {
+            return Err(NOT_AN_ADVERTISING_ID);
+        }
+        previous = byte;
+    }
+    if previous == b'-' || n_hex < MIN_ADVERTISING_ID_HEX_DIGITS {
         return Err(NOT_AN_ADVERTISING_ID);
     }
-    if bytes.iter().all(|byte| matches!(byte, b'0' | b'-')) {
+    if n_non_zero == 0 {
         return Err(ZEROED_ADVERTISING_ID);
     }
     out.push_str(value);
@@ -158,6 +162,13 @@ mod tests {
             ("abc", Err(NOT_AN_ADVERTISING_ID)),
             ("-aece52e7-03ee", Err(NOT_AN_ADVERTISING_ID)),
             ("aece52e7--03ee", Err(NOT_AN_ADVERTISING_ID)),
+            ("aece52e7-03ee-", Err(NOT_AN_ADVERTISING_ID)),
+            ("aece52e7 03ee", Err(NOT_AN_ADVERTISING_ID)),
+            ("aece52é7-03ee", Err(NOT_AN_ADVERTISING_ID)),
+            ("0000-000", Err(NOT_AN_ADVERTISING_ID)),
+            ("0000-0000", Err(ZEROED_ADVERTISING_ID)),
+            ("0000-0001", Ok("0000-0001")),
+            ("-", Err(NOT_AN_ADVERTISING_ID)),
             ("", Err(AbsentReason::Empty)),
         ];
         for (input, expected) in table {

@@ -67,6 +67,14 @@ pub(crate) fn is_invisible_char(character: char) -> bool {
 /// `value` without the trim characters (Unicode white space, NBSP, zero-width characters, BOM,
 /// control characters) at either end.
 pub fn trim_value(value: &str) -> &str {
+    // Most cells start and end with a visible ASCII character: nothing to trim, no scan.
+    let is_kept_ascii = |byte: u8| byte > b' ' && byte < 0x7f;
+    if let (Some(first), Some(last)) = (value.as_bytes().first(), value.as_bytes().last())
+        && is_kept_ascii(*first)
+        && is_kept_ascii(*last)
+    {
+        return value;
+    }
     if value.is_ascii() {
         // In ASCII, the trim characters are the controls and the space.
         let is_kept = |byte: &u8| *byte > b' ' && *byte != 0x7f;
@@ -160,6 +168,28 @@ mod tests {
         ];
         for (character, expected) in table {
             assert_eq!(digit_value(character), expected, "{character:?}");
+        }
+    }
+
+    #[test]
+    fn trimming_keeps_values_with_visible_ascii_ends_whole() {
+        for value in [
+            "a",
+            "ab",
+            "a b",
+            "a\u{a0}b",
+            "é",
+            "aé",
+            "éa",
+            "a\u{200b}",
+            " a",
+            "a\t",
+        ] {
+            assert_eq!(
+                trim_value(value),
+                value.trim_matches(is_trim_char),
+                "{value:?}"
+            );
         }
     }
 
