@@ -130,6 +130,15 @@ where
         for worker in workers {
             worker_panicked |= worker.join().is_err();
         }
+        // The workers are gone, but the job channel's receiver lives as long as this scope: a
+        // reader blocked on a full job channel would wait for ever. Taking what it sends lets
+        // it reach its next token, whose channel is closed, so it stops and closes the job
+        // channel; on the normal path the channel is already closed and empty.
+        let job_receiver = job_receiver
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while job_receiver.recv().is_ok() {}
+        drop(job_receiver);
         let read = reader
             .join()
             .map_err(|_| anyhow!("internal error: the reader thread panicked"))?;
