@@ -267,6 +267,21 @@ impl MemberView<'_> {
         }
     }
 
+    /// [`MemberView::write_wire`] into bytes: the 64 hex digits of a digest are one
+    /// fixed-size copy (the CSV writer's hot path).
+    pub fn write_wire_bytes(&self, key: MatchKey, out: &mut Vec<u8>) {
+        let slot = &self.slots[key.index()];
+        if slot.state != SlotState::Present {
+            return;
+        }
+        if self.hashed.contains(key) {
+            let digest = slot.digest.unwrap_or_else(|| sha256(&slot.text));
+            out.extend_from_slice(&crate::hash::hex_lower(&digest));
+        } else {
+            out.extend_from_slice(slot.text.as_bytes());
+        }
+    }
+
     /// The value of `key` as [`Member::get`] gives it.
     pub fn value(&self, key: MatchKey) -> KeyValue {
         let slot = &self.slots[key.index()];
@@ -1027,6 +1042,9 @@ mod tests {
                             let mut written = String::from("x");
                             view.write_wire(match_key, &mut written);
                             assert_eq!(written[1..], wire(&member, match_key), "{match_key}");
+                            let mut bytes = b"x".to_vec();
+                            view.write_wire_bytes(match_key, &mut bytes);
+                            assert_eq!(bytes[1..], written.as_bytes()[1..], "{match_key}");
                             assert_eq!(view.value(match_key), *member.get(match_key));
                             assert_eq!(
                                 view.is_present(match_key),
