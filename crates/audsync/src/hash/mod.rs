@@ -101,7 +101,7 @@ pub fn hash_source(
     let mut counts = HashCounts::default();
     // Written output buffers go back to the workers: a run allocates a few buffers instead of
     // one per chunk, which keeps the allocator from spreading them over every thread's arena.
-    let spare_buffers: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let spare_buffers: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     run_ordered(
         source.into_chunks(&job.wanted_columns),
         PipelineSettings::with_workers(n_workers),
@@ -115,7 +115,7 @@ pub fn hash_source(
         },
         |mut chunk_output| {
             members_out
-                .write_all(chunk_output.members.as_bytes())
+                .write_all(&chunk_output.members)
                 .context("cannot write the output")?;
             if let Some(rejects_out) = rejects_out.as_deref_mut() {
                 rejects_out
@@ -145,7 +145,8 @@ struct Worker {
 
 /// What one chunk produced: its CSV text and its counts.
 struct ChunkOutput {
-    members: String,
+    /// The members CSV text (bytes: digests are copied in as fixed-size blocks).
+    members: Vec<u8>,
     rejects: String,
     counts: HashCounts,
 }
@@ -157,7 +158,7 @@ impl ChunkOutput {
         absent: impl Iterator<Item = (MatchKey, AbsentReason)>,
         is_output_key: &[bool; N_KEYS],
     ) {
-        self.members.push('\n');
+        self.members.push(b'\n');
         self.counts.n_members += 1;
         for (key, reason) in absent {
             if is_output_key[key.index()] {
@@ -179,7 +180,7 @@ fn process_chunk(
     job: &HashJob,
     worker: &mut Worker,
     chunk: &Chunk,
-    mut members: String,
+    mut members: Vec<u8>,
 ) -> ChunkOutput {
     // About 5 output bytes per input byte for messy rows (13 keys of 64 hex digits, many
     // absent, out of ~110 input bytes); the string grows if a chunk needs more.
@@ -255,10 +256,10 @@ fn handle_row(
         match normalized.rejection() {
             Some(rejection) => rejection.reason,
             None => {
-                write_csv_field(&mut output.members, user_id);
+                write_csv_bytes(&mut output.members, user_id);
                 for key in &job.output_keys {
-                    output.members.push(',');
-                    write_csv_field(&mut output.members, normalized.get(*key).unwrap_or(""));
+                    output.members.push(b',');
+                    write_csv_bytes(&mut output.members, normalized.get(*key).unwrap_or(""));
                 }
                 output.count_member(normalized.absent(), is_output_key);
                 return;
@@ -269,14 +270,14 @@ fn handle_row(
         match job.engine.process_view(&job.fields, values, scratch) {
             Err(rejection) => rejection.reason,
             Ok(member) => {
-                write_csv_field(&mut output.members, user_id);
+                write_csv_bytes(&mut output.members, user_id);
                 for key in &job.output_keys {
-                    output.members.push(',');
+                    output.members.push(b',');
                     let start = output.members.len();
-                    member.write_wire(*key, &mut output.members);
+                    member.write_wire_bytes(*key, &mut output.members);
                     // Hashed keys are hex or empty: nothing to quote.
                     if !member.is_hashed(*key) {
-                        quote_if_needed(&mut output.members, start);
+                        quote_bytes_if_needed(&mut output.members, start);
                     }
                 }
                 output.count_member(member.absent(), is_output_key);
@@ -309,6 +310,32 @@ fn write_csv_field(out: &mut String, value: &str) {
     let start = out.len();
     out.push_str(value);
     quote_if_needed(out, start);
+}
+
+/// [`write_csv_field`] into bytes.
+fn write_csv_bytes(out: &mut Vec<u8>, value: &str) {
+    let start = out.len();
+    out.extend_from_slice(value.as_bytes());
+    quote_bytes_if_needed(out, start);
+}
+
+/// [`quote_if_needed`] for bytes.
+fn quote_bytes_if_needed(out: &mut Vec<u8>, start: usize) {
+    let needs_quotes = out[start..]
+        .iter()
+        .any(|byte| matches!(byte, b',' | b'"' | b'\n' | b'\r'));
+    if !needs_quotes {
+        return;
+    }
+    let field = out.split_off(start);
+    out.push(b'"');
+    for byte in field {
+        if byte == b'"' {
+            out.push(b'"');
+        }
+        out.push(byte);
+    }
+    out.push(b'"');
 }
 
 /// Quotes the CSV field `out[start..]` in place when it needs it (rare: hex never does).
@@ -497,6 +524,9 @@ mod tests {
             let mut out = String::from("x,");
             write_csv_field(&mut out, value);
             assert_eq!(out, format!("x,{expected}"));
+            let mut bytes = b"x,".to_vec();
+            write_csv_bytes(&mut bytes, value);
+            assert_eq!(bytes, format!("x,{expected}").into_bytes());
         }
     }
 }
