@@ -21,26 +21,54 @@ pub fn extern_id(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     Ok(())
 }
 
+/// Classes of bytes in a MADID, for [`MADID_BYTE_CLASS`].
+const NOT_IN_MADID: u8 = 0;
+const ZERO_HEX: u8 = 1;
+const NON_ZERO_HEX: u8 = 2;
+const HYPHEN: u8 = 3;
+
+/// The class of every byte in a MADID.
+const MADID_BYTE_CLASS: [u8; 256] = {
+    let mut table = [NOT_IN_MADID; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // The index is below 256.
+        let value = byte as u8;
+        table[byte] = if value == b'0' {
+            ZERO_HEX
+        } else if value.is_ascii_hexdigit() {
+            NON_ZERO_HEX
+        } else if value == b'-' {
+            HYPHEN
+        } else {
+            NOT_IN_MADID
+        };
+        byte += 1;
+    }
+    table
+};
+
 /// Normalizes MADID (IDFA/GAID) into `out`: trimmed, lowercase, hyphens kept, never hashed
 /// (contract §4.1). Absent unless it is hex digits and single inner hyphens with at least 8 hex
 /// digits; the all-zero id a device reports when ad tracking is off is absent too.
 pub fn madid(input: &str, out: &mut String) -> Result<(), AbsentReason> {
     out.clear();
     let value = prepare(input)?;
-    // One pass: hex digits and single inner hyphens, counting the digits and the non-zero ones.
+    // One pass without branches on the bytes (hex letters and digits come in random order):
+    // hex digits and single inner hyphens, counting the digits and the non-zero ones.
+    let mut is_malformed = false;
     let mut n_hex = 0;
     let mut n_non_zero = 0;
-    let mut previous = b'-';
+    let mut previous_is_hyphen = true;
     for byte in value.bytes() {
-        if byte.is_ascii_hexdigit() {
-            n_hex += 1;
-            n_non_zero += usize::from(byte != b'0');
-        } else if byte != b'-' || previous == b'-' {
-            return Err(NOT_AN_ADVERTISING_ID);
-        }
-        previous = byte;
+        let class = MADID_BYTE_CLASS[usize::from(byte)];
+        let is_hyphen = class == HYPHEN;
+        is_malformed |= class == NOT_IN_MADID || (is_hyphen && previous_is_hyphen);
+        n_hex += usize::from(!is_hyphen);
+        n_non_zero += usize::from(class == NON_ZERO_HEX);
+        previous_is_hyphen = is_hyphen;
     }
-    if previous == b'-' || n_hex < MIN_ADVERTISING_ID_HEX_DIGITS {
+    if is_malformed || previous_is_hyphen || n_hex < MIN_ADVERTISING_ID_HEX_DIGITS {
         return Err(NOT_AN_ADVERTISING_ID);
     }
     if n_non_zero == 0 {
