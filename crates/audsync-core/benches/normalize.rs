@@ -512,6 +512,22 @@ fn bench_process(criterion: &mut Criterion<ThreadCpuTime>) {
             }
         })
     });
+    // What `audsync hash` does per row: the member read in place and written as CSV text.
+    let mut line = Vec::with_capacity(4096);
+    group.bench_function("process_view_11_columns_to_csv", |bencher| {
+        bencher.iter(|| {
+            for row in &rows {
+                line.clear();
+                if let Ok(member) = engine.process_view(&FIELDS, row, &mut scratch) {
+                    for key in MatchKey::ALL {
+                        member.write_wire_bytes(key, &mut line);
+                        line.push(b',');
+                    }
+                }
+                black_box(&line);
+            }
+        })
+    });
     group.bench_function("normalize_11_columns", |bencher| {
         bencher.iter(|| {
             for row in &rows {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::eligibility::{EligibilityRule, RejectReason};
 use crate::field::Field;
-use crate::hash::{DIGEST_LEN, parse_prehashed_cell, sha256};
+use crate::hash::{DIGEST_LEN, HEX_DIGEST_LEN, hex_lower, parse_prehashed_cell, sha256};
 use crate::key::{KeySet, MatchKey, N_KEYS};
 use crate::member::{AbsentReasons, KeyValue, Member, NormalizedOutcome, Rejection, RowOutcome};
 use crate::memo::{Extra, InitialDigests, Lookup, Memo, Remembered};
@@ -51,6 +51,63 @@ struct Precomputed {
     state_code: Vec<Option<Digest>>,
     /// Index: letter − 'a'.
     ascii_initial: [Digest; 26],
+    /// The hex of all of the above.
+    hex: KnownHex,
+}
+
+/// Slots of [`KnownHex`] (a power of two, several times the ~520 precomputed digests, so a
+/// lookup probes about one slot).
+const KNOWN_HEX_SLOTS: usize = 4096;
+
+/// The lowercase hex of the precomputed digests, found by digest: about half the hashed cells
+/// of a row (GEN, DOBY/DOBM/DOBD, COUNTRY, ST, FI) are written by copying it instead of
+/// encoding.
+struct KnownHex {
+    /// Open addressing on the digest's first bytes: index + 1 into `entries`, 0 when empty.
+    slots: Vec<u16>,
+    entries: Vec<(Digest, [u8; HEX_DIGEST_LEN])>,
+}
+
+impl KnownHex {
+    fn new<'a>(digests: impl IntoIterator<Item = &'a Digest>) -> KnownHex {
+        let mut known = KnownHex {
+            slots: vec![0; KNOWN_HEX_SLOTS],
+            entries: Vec::new(),
+        };
+        for digest in digests {
+            if known.find(digest).is_some() || known.entries.len() >= KNOWN_HEX_SLOTS / 2 {
+                continue;
+            }
+            known.entries.push((*digest, hex_lower(digest)));
+            let mut slot = KnownHex::first_slot(digest);
+            while known.slots[slot] != 0 {
+                slot = (slot + 1) % KNOWN_HEX_SLOTS;
+            }
+            // At most KNOWN_HEX_SLOTS / 2 entries.
+            known.slots[slot] = known.entries.len() as u16;
+        }
+        known
+    }
+
+    fn first_slot(digest: &Digest) -> usize {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        // Masked below KNOWN_HEX_SLOTS.
+        (u64::from_le_bytes(first) as usize) & (KNOWN_HEX_SLOTS - 1)
+    }
+
+    /// The hex of `digest`, if it is a precomputed one.
+    fn find(&self, digest: &Digest) -> Option<&[u8; HEX_DIGEST_LEN]> {
+        let mut slot = KnownHex::first_slot(digest);
+        loop {
+            let entry = usize::from(*self.slots.get(slot)?).checked_sub(1)?;
+            let (known, hex) = self.entries.get(entry)?;
+            if known == digest {
+                return Some(hex);
+            }
+            slot = (slot + 1) % KNOWN_HEX_SLOTS;
+        }
+    }
 }
 
 fn two_letter_index(text: &str) -> Option<usize> {
@@ -75,7 +132,7 @@ impl Precomputed {
                 state_code[index] = Some(sha256(code));
             }
         }
-        Precomputed {
+        let mut digests = Precomputed {
             gender: [
                 sha256(Gender::Male.as_str()),
                 sha256(Gender::Female.as_str()),
@@ -97,7 +154,20 @@ impl Precomputed {
                 let letter = char::from(b'a' + index as u8);
                 sha256(letter.encode_utf8(&mut [0u8; 4]))
             }),
-        }
+            hex: KnownHex::new(&[]),
+        };
+        digests.hex = KnownHex::new(
+            digests
+                .gender
+                .iter()
+                .chain(&digests.birth_year)
+                .chain(&digests.birth_month)
+                .chain(&digests.birth_day)
+                .chain(&digests.country)
+                .chain(digests.state_code.iter().flatten())
+                .chain(&digests.ascii_initial),
+        );
+        digests
     }
 }
 
@@ -233,10 +303,11 @@ impl fmt::Debug for Scratch {
 
 /// The member the last row became, read in place from the [`Scratch`] that holds it (see
 /// [`Engine::process_view`]). Like [`Member`], its `Debug` shows no values.
-pub struct MemberView<'scratch> {
-    slots: &'scratch [Slot; N_KEYS],
+pub struct MemberView<'view> {
+    slots: &'view [Slot; N_KEYS],
     /// Keys sent as SHA-256 digests.
     hashed: KeySet,
+    known_hex: &'view KnownHex,
 }
 
 impl MemberView<'_> {
@@ -260,7 +331,7 @@ impl MemberView<'_> {
         }
         if self.hashed.contains(key) {
             let digest = slot.digest.unwrap_or_else(|| sha256(&slot.text));
-            let mut buffer = [0u8; crate::hash::HEX_DIGEST_LEN];
+            let mut buffer = [0u8; HEX_DIGEST_LEN];
             out.push_str(crate::hash::hex_str(&digest, &mut buffer));
         } else {
             out.push_str(&slot.text);
@@ -276,7 +347,10 @@ impl MemberView<'_> {
         }
         if self.hashed.contains(key) {
             let digest = slot.digest.unwrap_or_else(|| sha256(&slot.text));
-            out.extend_from_slice(&crate::hash::hex_lower(&digest));
+            match self.known_hex.find(&digest) {
+                Some(hex) => out.extend_from_slice(hex),
+                None => out.extend_from_slice(&hex_lower(&digest)),
+            }
         } else {
             out.extend_from_slice(slot.text.as_bytes());
         }
@@ -373,12 +447,12 @@ impl Engine {
     // The rejection (with its ~400-byte absent reasons) is only built for rejected rows; the
     // member path writes a discriminant and a 16-byte view.
     #[allow(clippy::result_large_err)]
-    pub fn process_view<'scratch>(
-        &self,
+    pub fn process_view<'view>(
+        &'view self,
         fields: &[Field],
         values: &[&str],
-        scratch: &'scratch mut Scratch,
-    ) -> Result<MemberView<'scratch>, Rejection> {
+        scratch: &'view mut Scratch,
+    ) -> Result<MemberView<'view>, Rejection> {
         if let Some(reason) = self.fill(fields, values, scratch, true) {
             return Err(Rejection {
                 reason,
@@ -394,6 +468,7 @@ impl Engine {
         Ok(MemberView {
             slots: &scratch.slots,
             hashed,
+            known_hex: &self.digests.hex,
         })
     }
 
@@ -853,7 +928,7 @@ impl fmt::Debug for Engine {
 fn set_prehashed(slot: &mut Slot, digest: Digest) {
     slot.state = SlotState::Present;
     slot.text.clear();
-    let mut buffer = [0u8; crate::hash::HEX_DIGEST_LEN];
+    let mut buffer = [0u8; HEX_DIGEST_LEN];
     slot.text
         .push_str(crate::hash::hex_str(&digest, &mut buffer));
     slot.digest = Some(digest);
@@ -1479,6 +1554,29 @@ mod tests {
             &mut scratch,
         );
         normalized.get(MatchKey::Fi).map(str::to_owned)
+    }
+
+    #[test]
+    fn every_precomputed_digest_has_its_hex_and_others_have_none() {
+        let engine = engine_with(|_| {});
+        let digests = &engine.digests;
+        let all: Vec<&Digest> = digests
+            .gender
+            .iter()
+            .chain(&digests.birth_year)
+            .chain(&digests.birth_month)
+            .chain(&digests.birth_day)
+            .chain(&digests.country)
+            .chain(digests.state_code.iter().flatten())
+            .chain(&digests.ascii_initial)
+            .collect();
+        assert!(all.len() > 500, "{}", all.len());
+        for digest in all {
+            assert_eq!(digests.hex.find(digest), Some(&hex_lower(digest)));
+        }
+        for text in ["mary@example.com", "16505551234", "josé", "94025", ""] {
+            assert_eq!(digests.hex.find(&sha256(text)), None, "{text}");
+        }
     }
 
     #[test]
