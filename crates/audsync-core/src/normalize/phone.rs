@@ -79,12 +79,12 @@ const LITERAL_IDD_REGIONS: &[(&str, &[&str])] = &[
             "ZA", "ZM", "ZW",
         ],
     ),
-    // A pattern whose first choice is `00`.
+    // A pattern whose first choice is `00`, or Mexico's `0[09]`.
     (
         "00",
         &[
-            "AX", "CN", "FI", "FJ", "IL", "IS", "KP", "MU", "MV", "NZ", "PE", "PG", "SB", "SC",
-            "SI", "TD", "UY",
+            "AX", "CN", "FI", "FJ", "IL", "IS", "KP", "MU", "MV", "MX", "NZ", "PE", "PG", "SB",
+            "SC", "SI", "TD", "UY",
         ],
     ),
     (
@@ -371,10 +371,11 @@ fn number_before_extension(value: &str, region: Option<RegionInfo>) -> Option<Si
 }
 
 /// What the full parse would answer, cheaply, for numbers it can only refuse: no digits at all
-/// (`NOT_A_PHONE_NUMBER`), a national number starting with 0 without a country (`NO_COUNTRY`:
-/// calling codes never start with 0), and a national number starting with 0 in a North
-/// American region or in Russia or Kazakhstan, where no number starts with 0 and the trunk
-/// prefix is 1 or 8 (`IMPOSSIBLE_PHONE_NUMBER`).
+/// (`NOT_A_PHONE_NUMBER`), national digits without a country that start with 0 (calling codes
+/// never do) or spell no possible number (`NO_COUNTRY`, see [`impossible_without_country`]),
+/// and a national number starting with 0 in a North American region or in Russia or
+/// Kazakhstan, where no number starts with 0 and the trunk prefix is 1 or 8
+/// (`IMPOSSIBLE_PHONE_NUMBER`).
 fn known_failure(simple: &SimpleNumber, region: Option<RegionInfo>) -> Option<AbsentReason> {
     let mut with_idd = *simple;
     with_idd.apply_idd(region);
@@ -383,7 +384,8 @@ fn known_failure(simple: &SimpleNumber, region: Option<RegionInfo>) -> Option<Ab
     }
     let digits = with_idd.digits();
     match region {
-        None => (digits.first().is_none_or(|digit| *digit == b'0')).then_some(NO_COUNTRY),
+        None if digits.first().is_none_or(|digit| *digit == b'0') => Some(NO_COUNTRY),
+        None => impossible_without_country(digits, tables()).then_some(NO_COUNTRY),
         Some(_) if digits.is_empty() => Some(NOT_A_PHONE_NUMBER),
         Some(info) => (matches!(info.calling_code, NANPA_CALLING_CODE | RUSSIA_CALLING_CODE)
             && info.idd_before(digits).is_none()
@@ -391,6 +393,29 @@ fn known_failure(simple: &SimpleNumber, region: Option<RegionInfo>) -> Option<Ab
             && (3..=MAX_NSN_DIGITS).contains(&digits.len()))
         .then_some(IMPOSSIBLE_PHONE_NUMBER),
     }
+}
+
+/// Whether national digits without a country (which the full parse reads as `+digits` and
+/// keeps only if valid) can be no valid number: no calling code starts them, or the number
+/// they spell after one has no possible length (a length check, no pattern). Only where the
+/// country's national prefix cannot apply (it starts with 0 or 1 for the trunk-zero and North
+/// American countries, 8 for Russia), since libphonenumber would strip it first.
+fn impossible_without_country(digits: &[u8], tables: &PhoneTables) -> bool {
+    let Some((calling_code, length)) = calling_code_prefix(digits, tables) else {
+        return true;
+    };
+    let national = &digits[length..];
+    let Some(first) = national.first() else {
+        return false;
+    };
+    let prefix_cannot_apply = match calling_code {
+        NANPA_CALLING_CODE => *first >= b'2',
+        RUSSIA_CALLING_CODE => *first != b'8' && *first != b'0',
+        code => tables.plus_trunk_zero.get(usize::from(code)) == Some(&true) && *first >= b'2',
+    };
+    prefix_cannot_apply
+        && phone_number(calling_code, national)
+            .is_some_and(|number| !PHONE_NUMBER_UTIL.is_possible_number(&number))
 }
 
 /// A value made only of digits (any script), spaces, `-`, `.`, `/`, parentheses and one
@@ -1218,6 +1243,14 @@ mod tests {
                     &digits[3.min(digits.len())..]
                 ));
             }
+        }
+        // National numbers of many countries written without any country.
+        let mut rng_numbers = Rng(23);
+        for (_, cc, nsn) in example_numbers(REGIONS_UNDER_TEST, &mut rng_numbers) {
+            inputs.push(nsn.clone());
+            inputs.push(format!("{cc}{nsn}"));
+            inputs.push(format!("{}{nsn}", &cc[..1]));
+            inputs.push(nsn[1..].to_owned());
         }
         let regions = [
             "", "us", "ca", "pr", "jm", "do", "fr", "gb", "ru", "kz", "jp", "by",
