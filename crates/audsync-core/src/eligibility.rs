@@ -279,7 +279,9 @@ impl EligibilityRule {
 
     /// Every key the rule mentions.
     pub fn referenced_keys(&self) -> KeySet {
-        self.terms.iter().flat_map(|term| term.iter()).collect()
+        self.terms
+            .iter()
+            .fold(KeySet::EMPTY, |keys, term| keys.union(*term))
     }
 }
 

@@ -543,28 +543,26 @@ impl Engine {
             }
         }
         self.derive_first_initial(scratch, want_digests);
-        let present: KeySet = MatchKey::ALL
-            .into_iter()
-            .filter(|key| scratch.slots[key.index()].state == SlotState::Present)
-            .collect();
+        // Bit `i` of each mask is slot `i` (`MatchKey::ALL` order).
+        let mut present_bits = 0u16;
+        let mut invalid_bits = 0u16;
+        for (index, slot) in scratch.slots.iter().enumerate() {
+            match slot.state {
+                SlotState::Present => present_bits |= 1 << index,
+                SlotState::Absent(AbsentReason::Invalid(_)) => invalid_bits |= 1 << index,
+                SlotState::Absent(AbsentReason::Empty) | SlotState::NotProvided => {}
+            }
+        }
+        let present = KeySet::from_bits(present_bits);
         if consent_seen && !consent_given {
             return Some(RejectReason::NoConsent);
         }
         if self.rule.is_satisfied_by(present) {
             return None;
         }
-        let invalid: KeySet = MatchKey::ALL
-            .into_iter()
-            .filter(|key| {
-                matches!(
-                    scratch.slots[key.index()].state,
-                    SlotState::Absent(AbsentReason::Invalid(_))
-                )
-            })
-            .collect();
         Some(RejectReason::NotEnough {
             present: self.described(present),
-            invalid,
+            invalid: KeySet::from_bits(invalid_bits),
         })
     }
 

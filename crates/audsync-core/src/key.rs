@@ -161,6 +161,17 @@ impl KeySet {
         self.0
     }
 
+    /// The set of a raw mask (bit `i` = `MatchKey::ALL[i]`).
+    pub(crate) const fn from_bits(bits: u16) -> KeySet {
+        KeySet(bits)
+    }
+
+    /// Every key of this set or of `other`.
+    #[must_use]
+    pub(crate) fn union(self, other: KeySet) -> KeySet {
+        KeySet(self.0 | other.0)
+    }
+
     /// The keys, in schema order.
     pub fn iter(self) -> impl Iterator<Item = MatchKey> {
         MatchKey::ALL
