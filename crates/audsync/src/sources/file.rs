@@ -814,8 +814,7 @@ impl TextParser {
     ) -> Result<(), RowError> {
         let n_columns = self.columns.len();
         self.field_ends.clear();
-        self.field_ends
-            .extend(memchr::memchr_iter(self.delimiter, record));
+        push_positions_of(self.delimiter, record, &mut self.field_ends);
         self.field_ends.push(record.len());
         if self.field_ends.len() != n_columns {
             return Err(RowError::WrongColumnCount {
@@ -1020,6 +1019,33 @@ impl TextParser {
 /// A row of a text chunk: its line number and its values (the file is added by the caller).
 type LineRow<'row> = (u64, Result<&'row [&'row str], RowError>);
 
+/// Appends the positions of `byte` in `line`, eight bytes at a time: a line's dozen
+/// delimiters cost one word operation each instead of one `memchr` call each.
+fn push_positions_of(byte: u8, line: &[u8], positions: &mut Vec<usize>) {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = u64::from(byte) * 0x0101_0101_0101_0101;
+    let mut words = line.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let differs = u64::from_le_bytes(bytes) ^ pattern;
+        // The high bit of each byte that equals `byte` (exact: no carry crosses bytes).
+        let mut equal = !(((differs & LOW_SEVEN) + LOW_SEVEN) | differs) & HIGH;
+        while equal != 0 {
+            positions.push(base + (equal.trailing_zeros() / 8) as usize);
+            equal &= equal - 1;
+        }
+        base += 8;
+    }
+    for (offset, candidate) in words.remainder().iter().enumerate() {
+        if *candidate == byte {
+            positions.push(base + offset);
+        }
+    }
+}
+
 /// Outcome of reading a record's fields through its whole-record UTF-8 check.
 enum FastPath {
     Done,
@@ -1061,6 +1087,39 @@ mod tests {
             });
         }
         rows
+    }
+
+    #[test]
+    fn delimiter_positions_agree_with_memchr() {
+        let mut lines: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b",".to_vec(),
+            b"a,b,,c,".to_vec(),
+            b",,,,,,,,,,,,,,,,,".to_vec(),
+            "u1,j\u{e9}r\u{f4}me@x.fr,+33 6,\u{7f}\u{80},\u{ff}x,,"
+                .as_bytes()
+                .to_vec(),
+            (0..=255u8).collect(),
+        ];
+        lines.push(
+            (0..300u32)
+                .map(|index| {
+                    if index % 7 == 0 {
+                        b';'
+                    } else {
+                        b'a' + (index % 26) as u8
+                    }
+                })
+                .collect(),
+        );
+        for delimiter in [b',', b';', b'\t', b'|', 0x80, 0xff, 0] {
+            for line in &lines {
+                let mut positions = Vec::new();
+                push_positions_of(delimiter, line, &mut positions);
+                let expected: Vec<usize> = memchr::memchr_iter(delimiter, line).collect();
+                assert_eq!(positions, expected, "{delimiter} in {line:?}");
+            }
+        }
     }
 
     #[test]
