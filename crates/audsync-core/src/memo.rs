@@ -85,12 +85,24 @@ pub(crate) enum Lookup {
     Off,
 }
 
+/// A raw value as entries hold it: its bytes zero-padded, and its length in the last byte
+/// ([`UNUSED`] there marks an unused entry), so that a lookup compares 24 fixed bytes.
+type Key = [u8; MEMO_RAW_CAP + 1];
+
+/// The [`Key`] of `raw` (at most [`MEMO_RAW_CAP`] bytes).
+fn key_of(raw: &[u8]) -> Option<Key> {
+    let mut key = [0u8; MEMO_RAW_CAP + 1];
+    key.get_mut(..raw.len())?.copy_from_slice(raw);
+    // At most MEMO_RAW_CAP (23).
+    key[MEMO_RAW_CAP] = u8::try_from(raw.len()).ok().filter(|len| *len != UNUSED)?;
+    Some(key)
+}
+
 /// One remembered value: 64 bytes, one cache line.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Entry {
-    raw: [u8; MEMO_RAW_CAP],
-    raw_len: u8,
+    key: Key,
     context: u16,
     /// 0: present; `n`: absent for the memo's reason `n - 1`.
     outcome: u8,
@@ -100,8 +112,11 @@ struct Entry {
 
 impl Entry {
     const UNUSED: Entry = Entry {
-        raw: [0; MEMO_RAW_CAP],
-        raw_len: UNUSED,
+        key: {
+            let mut key = [0; MEMO_RAW_CAP + 1];
+            key[MEMO_RAW_CAP] = UNUSED;
+            key
+        },
         context: 0,
         outcome: 0,
         extra: Extra {
@@ -111,10 +126,12 @@ impl Entry {
         digest: [0; DIGEST_LEN],
     };
 
-    fn holds(&self, raw: &[u8], context: u16) -> bool {
-        usize::from(self.raw_len) == raw.len()
-            && self.context == context
-            && self.raw.get(..raw.len()) == Some(raw)
+    fn holds(&self, key: &Key, context: u16) -> bool {
+        self.key == *key && self.context == context
+    }
+
+    fn is_used(&self) -> bool {
+        self.key[MEMO_RAW_CAP] != UNUSED
     }
 }
 
@@ -134,14 +151,17 @@ pub(crate) struct Memo {
 /// Multiplier of the memo hash (FxHash's).
 const HASH_MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
 
-fn set_of(raw: &[u8], context: u16) -> usize {
-    // Context and length are mixed in first, so that short values of different contexts
-    // spread over the sets too.
-    let mut hash = ((u64::from(context) << 32) | raw.len() as u64).wrapping_mul(HASH_MULTIPLIER);
-    for chunk in raw.chunks(8) {
+fn set_of(key: &Key, context: u16) -> usize {
+    let word = |index: usize| {
         let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_MULTIPLIER);
+        word.copy_from_slice(&key[index * 8..index * 8 + 8]);
+        u64::from_le_bytes(word)
+    };
+    // Context and the last word (with the length) are mixed in first, so that short values of
+    // different contexts spread over the sets too.
+    let mut hash = ((u64::from(context) << 32) ^ word(2)).wrapping_mul(HASH_MULTIPLIER);
+    for index in 0..2 {
+        hash = (hash.rotate_left(5) ^ word(index)).wrapping_mul(HASH_MULTIPLIER);
     }
     // The shift leaves MEMO_SET_BITS bits, below MEMO_SETS.
     (hash >> (64 - MEMO_SET_BITS)) as usize
@@ -172,14 +192,14 @@ impl Memo {
         if self.entries.is_empty() {
             self.entries = vec![Entry::UNUSED; MEMO_SETS * MEMO_WAYS];
         }
-        let set = set_of(raw.as_bytes(), context) * MEMO_WAYS;
+        let Some(key) = key_of(raw.as_bytes()) else {
+            return Lookup::Off;
+        };
+        let set = set_of(&key, context) * MEMO_WAYS;
         let Some(ways) = self.entries.get(set..set + MEMO_WAYS) else {
             return Lookup::Off;
         };
-        let Some(entry) = ways
-            .iter()
-            .find(|entry| entry.holds(raw.as_bytes(), context))
-        else {
+        let Some(entry) = ways.iter().find(|entry| entry.holds(&key, context)) else {
             return Lookup::Miss;
         };
         Lookup::Hit(match entry.outcome {
@@ -213,18 +233,17 @@ impl Memo {
                 (outcome, Extra::default(), [0; DIGEST_LEN])
             }
         };
-        let mut entry = Entry::UNUSED;
-        let Some(stored) = entry.raw.get_mut(..raw.len()) else {
+        let Some(key) = key_of(raw.as_bytes()) else {
             return;
         };
-        stored.copy_from_slice(raw.as_bytes());
-        // At most MEMO_RAW_CAP (23).
-        entry.raw_len = raw.len() as u8;
-        entry.context = context;
-        entry.outcome = outcome;
-        entry.extra = extra;
-        entry.digest = digest;
-        let set = set_of(raw.as_bytes(), context) * MEMO_WAYS;
+        let entry = Entry {
+            key,
+            context,
+            outcome,
+            extra,
+            digest,
+        };
+        let set = set_of(&key, context) * MEMO_WAYS;
         if let Some(ways) = self.entries.get_mut(set..set + MEMO_WAYS) {
             ways.copy_within(0..MEMO_WAYS - 1, 1);
             ways[0] = entry;
@@ -250,10 +269,7 @@ impl Memo {
 
     /// Values remembered.
     pub(crate) fn n_remembered(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|entry| entry.raw_len != UNUSED)
-            .count()
+        self.entries.iter().filter(|entry| entry.is_used()).count()
     }
 }
 
@@ -337,8 +353,9 @@ mod tests {
     fn empty_values_are_not_looked_up_and_contexts_spread_over_the_sets() {
         let mut memo = Memo::default();
         assert!(matches!(memo.lookup("", 0), Lookup::Off));
-        let sets: std::collections::HashSet<usize> =
-            (0..250u16).map(|context| set_of(b"ny", context)).collect();
+        let sets: std::collections::HashSet<usize> = (0..250u16)
+            .map(|context| set_of(&key_of(b"ny").unwrap(), context))
+            .collect();
         assert!(sets.len() > 200, "250 contexts fell in {} sets", sets.len());
     }
 
@@ -347,10 +364,10 @@ mod tests {
         let mut memo = Memo::default();
         // Three values of one set.
         let mut same_set = Vec::new();
-        let target = set_of(b"v0", 0);
+        let target = set_of(&key_of(b"v0").unwrap(), 0);
         for index in 0.. {
             let raw = format!("v{index}");
-            if set_of(raw.as_bytes(), 0) == target {
+            if set_of(&key_of(raw.as_bytes()).unwrap(), 0) == target {
                 same_set.push(raw);
                 if same_set.len() == 3 {
                     break;
