@@ -395,11 +395,19 @@ fn known_failure(simple: &SimpleNumber, region: Option<RegionInfo>) -> Option<Ab
     }
 }
 
+/// Calling codes whose country's national-prefix rule (in libphonenumber's metadata of the
+/// code's main region) can match a national number that starts with 2–9: Argentina, Brazil,
+/// Madagascar, Lithuania, Belarus, San Marino, Norfolk Island, Turkmenistan (Russia's `8` is
+/// handled apart). Everywhere else the rule starts with 0 or 1 (or there is none), so it never
+/// rewrites such a number. A test checks every calling code against the full parse.
+const NATIONAL_PREFIX_BEFORE_2_TO_9_CALLING_CODES: &[u16] = &[54, 55, 261, 370, 375, 378, 672, 993];
+
 /// Whether national digits without a country (which the full parse reads as `+digits` and
 /// keeps only if valid) can be no valid number: no calling code starts them, or the number
-/// they spell after one has no possible length (a length check, no pattern). Only where the
-/// country's national prefix cannot apply (it starts with 0 or 1 for the trunk-zero and North
-/// American countries, 8 for Russia), since libphonenumber would strip it first.
+/// they spell after one has no possible length (a length check, no pattern; a number that is
+/// not possible is not valid). Only where the country's national prefix cannot apply (see
+/// [`NATIONAL_PREFIX_BEFORE_2_TO_9_CALLING_CODES`]), since libphonenumber would strip it
+/// first.
 fn impossible_without_country(digits: &[u8], tables: &PhoneTables) -> bool {
     let Some((calling_code, length)) = calling_code_prefix(digits, tables) else {
         return true;
@@ -409,9 +417,9 @@ fn impossible_without_country(digits: &[u8], tables: &PhoneTables) -> bool {
         return false;
     };
     let prefix_cannot_apply = match calling_code {
-        NANPA_CALLING_CODE => *first >= b'2',
         RUSSIA_CALLING_CODE => *first != b'8' && *first != b'0',
-        code => tables.plus_trunk_zero.get(usize::from(code)) == Some(&true) && *first >= b'2',
+        code if NATIONAL_PREFIX_BEFORE_2_TO_9_CALLING_CODES.contains(&code) => false,
+        _ => *first >= b'2',
     };
     prefix_cannot_apply
         && phone_number(calling_code, national)
@@ -1242,6 +1250,26 @@ mod tests {
                     &digits[..3.min(digits.len())],
                     &digits[3.min(digits.len())..]
                 ));
+            }
+        }
+        // Digits after every calling code, written without any country: national numbers
+        // starting with 2-9 of several lengths, and the same after the trunk digits 0, 1, 8.
+        let tables = tables();
+        for code in (1..1000).filter(|code| tables.is_calling_code[*code]) {
+            for (lead, length) in [
+                (b'2', 6),
+                (b'5', 8),
+                (b'9', 10),
+                (b'8', 9),
+                (b'0', 9),
+                (b'1', 11),
+            ] {
+                let mut digits = code.to_string().into_bytes();
+                digits.push(lead);
+                while digits.len() < code.to_string().len() + length {
+                    digits.push(rng.digit());
+                }
+                inputs.push(String::from_utf8(digits).unwrap());
             }
         }
         // National numbers of many countries written without any country.
