@@ -1071,6 +1071,15 @@ mod tests {
         numbers
     }
 
+    /// The national significant number `nsn` of `country` as libphonenumber writes it at home.
+    fn national_format(country: CountryCode, nsn: &str) -> String {
+        let info = tables().regions[country.index()].unwrap();
+        let number = phone_number(info.calling_code, nsn.as_bytes()).unwrap();
+        PHONE_NUMBER_UTIL
+            .format(&number, PhoneNumberFormat::National)
+            .into_owned()
+    }
+
     /// Regions of the messy benchmark file and a few more with other numbering habits.
     const REGIONS_UNDER_TEST: &[&str] = &[
         "US", "CA", "GB", "FR", "DE", "ES", "IT", "NL", "BE", "CH", "AT", "SE", "NO", "DK", "PL",
@@ -1145,14 +1154,7 @@ mod tests {
         let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
         let mut n_ok = 0;
         for (country, cc, nsn) in &numbers {
-            let national = {
-                let tables = tables();
-                let info = tables.regions[country.index()].unwrap();
-                let number = phone_number(info.calling_code, nsn.as_bytes()).unwrap();
-                PHONE_NUMBER_UTIL
-                    .format(&number, PhoneNumberFormat::National)
-                    .into_owned()
-            };
+            let national = national_format(*country, nsn);
             for number in [
                 format!("+{cc} {nsn}"),
                 national.clone(),
@@ -1190,14 +1192,9 @@ mod tests {
     fn plain_numbers_agree_with_the_full_parser_or_read_as_before() {
         let mut rng = Rng(19);
         let numbers = example_numbers(REGIONS_UNDER_TEST, &mut rng);
-        let tables = tables();
         let mut n_ok = 0;
         for (country, cc, nsn) in &numbers {
-            let info = tables.regions[country.index()].unwrap();
-            let number = phone_number(info.calling_code, nsn.as_bytes()).unwrap();
-            let national = PHONE_NUMBER_UTIL
-                .format(&number, PhoneNumberFormat::National)
-                .into_owned();
+            let national = national_format(*country, nsn);
             let national_digits: String = national.chars().filter(char::is_ascii_digit).collect();
             for input in [
                 national.clone(),
