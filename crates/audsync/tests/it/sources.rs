@@ -26,11 +26,8 @@ use parquet::schema::parser::parse_message_type;
 use secrecy::SecretString;
 use sqlx::Connection;
 
-use crate::support::{TestDir, arg, audsync};
+use crate::support::{PgSchema, TestDir, arg, audsync};
 use crate::sync_support::{Customer, SyncHarness, assert_same_keys, customers, expected_emails};
-
-/// Where the PostgreSQL tests run unless `AUDSYNC_TEST_POSTGRES_URL` says otherwise.
-const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://127.0.0.1:5432/test";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -592,107 +589,6 @@ async fn sqlite_rows_stream_before_a_late_error() {
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
-
-/// A fresh schema for one test; dropped afterwards.
-struct PgSchema {
-    admin_url: String,
-    schema: String,
-    /// The database URL whose search path is the schema.
-    url: String,
-}
-
-impl PgSchema {
-    async fn create() -> PgSchema {
-        let admin_url = std::env::var("AUDSYNC_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
-        let admin_url = with_user(&admin_url);
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "PostgreSQL is not reachable at {admin_url} ({error}). The source tests \
-                     need it: start PostgreSQL (scripts/test does) or point \
-                     AUDSYNC_TEST_POSTGRES_URL at a database where this user may create schemas."
-                )
-            });
-        let schema = format!("audsync_src_{}", uuid::Uuid::new_v4().simple());
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test schema");
-        admin.close().await.ok();
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-        PgSchema {
-            admin_url,
-            schema,
-            url,
-        }
-    }
-
-    async fn execute(&self, sql: &str) {
-        let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut connection)
-            .await
-            .unwrap_or_else(|error| panic!("{sql}: {error}"));
-        connection.close().await.ok();
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
-        let (count,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&mut connection)
-                .await
-                .unwrap();
-        count
-    }
-}
-
-/// The URL with a user name (`PGUSER`, `USER`, else `postgres`) when it names none: sqlx's
-/// fallback finds none on some machines.
-fn with_user(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    if parsed.username().is_empty() {
-        let user = ["PGUSER", "USER"]
-            .iter()
-            .filter_map(|name| std::env::var(name).ok())
-            .find(|user| !user.is_empty())
-            .unwrap_or_else(|| "postgres".to_owned());
-        if parsed.set_username(&user).is_ok() {
-            return parsed.to_string();
-        }
-    }
-    url.to_owned()
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })?;
-            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-            panic!("could not drop test schema {}: {dropped:?}", self.schema);
-        }
-    }
-}
 
 const PG_CUSTOMERS: &str = "
     CREATE TYPE tier AS ENUM ('gold', 'silver');

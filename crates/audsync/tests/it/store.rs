@@ -8,22 +8,20 @@ use audsync::store::{
     AudienceRecord, Backend, BatchRef, BatchState, MemberIndex, MemberRow, Observed, Operation,
     RunStatus, Store, StoreError,
 };
-use sqlx::Connection;
 
-/// Where the PostgreSQL tests run unless `AUDSYNC_TEST_POSTGRES_URL` says otherwise.
-const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://127.0.0.1:5432/test";
+use crate::support::PgSchema;
 
-/// A store for one test, and what to delete afterwards.
+/// A store for one test, and what to delete afterwards (on drop).
 struct TestDb {
     store: Store,
     /// Opens a second, independent pool on the same database (another "process").
     url: String,
-    cleanup: Cleanup,
+    _cleanup: Cleanup,
 }
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres(#[allow(dead_code)] PgSchema),
 }
 
 impl TestDb {
@@ -35,32 +33,13 @@ impl TestDb {
         TestDb {
             store,
             url,
-            cleanup: Cleanup::Sqlite(dir),
+            _cleanup: Cleanup::Sqlite(dir),
         }
     }
 
     async fn postgres() -> TestDb {
-        sqlx::any::install_default_drivers();
-        let admin_url = std::env::var("AUDSYNC_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
-        let admin_url = with_default_user(&admin_url);
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "PostgreSQL is not reachable at {admin_url} ({error}). The store tests need \
-                     it: start PostgreSQL (scripts/test does) or point AUDSYNC_TEST_POSTGRES_URL \
-                     at a database where this user may create schemas."
-                )
-            });
-        let schema = format!("audsync_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test schema");
-        admin.close().await.ok();
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        let schema = PgSchema::create().await;
+        let url = schema.url.clone();
         let store = Store::connect(&url)
             .await
             .expect("open the PostgreSQL store");
@@ -68,60 +47,12 @@ impl TestDb {
         TestDb {
             store,
             url,
-            cleanup: Cleanup::Postgres { admin_url, schema },
+            _cleanup: Cleanup::Postgres(schema),
         }
     }
 
     async fn second_process(&self) -> Store {
         Store::connect(&self.url).await.expect("open a second pool")
-    }
-}
-
-/// The URL with a user name: `PGUSER`, else `USER`, else `postgres`, when it names none
-/// (sqlx's own fallback finds no name on some machines and logs in as "anonymous").
-fn with_default_user(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
-    };
-    if parsed.username().is_empty() {
-        let user = ["PGUSER", "USER"]
-            .iter()
-            .filter_map(|name| std::env::var(name).ok())
-            .find(|user| !user.is_empty())
-            .unwrap_or_else(|| "postgres".to_owned());
-        if parsed.set_username(&user).is_ok() {
-            return parsed.to_string();
-        }
-    }
-    url.to_owned()
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, schema } = &self.cleanup {
-            let admin_url = admin_url.clone();
-            let schema_to_drop = schema.clone();
-            // Drop runs inside the test's runtime, which must not block on itself: drop the
-            // schema from a thread with its own runtime.
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
-                    let sql = format!("DROP SCHEMA {schema_to_drop} CASCADE");
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut admin)
-                        .await?;
-                    admin.close().await
-                })?;
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-                panic!("could not drop test schema {schema}: {dropped:?}");
-            }
-        }
     }
 }
 
