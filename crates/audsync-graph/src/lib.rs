@@ -28,6 +28,7 @@
 //! - `error`: [`GraphError`], [`ErrorAction`] and the classification table.
 //! - `retry`: [`RetryPolicy`] and the loop, with the policy as its doc comment.
 //! - `rate_limit`: per-ad-account token bucket, in-flight cap and pauses.
+//! - `stats`: [`ClientStats`], the requests, retries and waiting time counted per client.
 //! - `usage`: the three usage headers.
 //! - `proof`: `appsecret_proof`.
 //! - `wire`: the private serde bodies.
@@ -40,6 +41,7 @@ mod proof;
 mod rate_limit;
 mod retry;
 mod settings;
+mod stats;
 mod usage;
 mod users;
 mod wire;
@@ -61,6 +63,7 @@ pub use settings::{
     DEFAULT_USAGE_PAUSE_THRESHOLD_PCT, DEFAULT_USAGE_WINDOW, GraphSettings, ProofMode,
     RateSettings, Timeouts, hourly_call_budget,
 };
+pub use stats::ClientStats;
 pub use usage::{AdAccountUsage, AppUsage, BusinessUseCaseUsage, UsageReport};
 pub use users::{
     BatchError, InvalidSample, MAX_ROWS_PER_REQUEST, MatchKey, RowProblem, RowRejection, Session,

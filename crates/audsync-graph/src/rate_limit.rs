@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::ids::AdAccountId;
 use crate::settings::{AccessTier, RateSettings, hourly_call_budget};
+use crate::stats::WaitClock;
 use crate::usage::UsageReport;
 
 /// Graph's budgets are per rolling hour (contract §6.1).
@@ -109,13 +110,16 @@ impl RateLimiter {
         }
     }
 
-    /// Waits for a pause to end, a token, and an in-flight slot. Every attempt calls this.
-    pub(crate) async fn acquire(&self, key: &RateKey) -> RatePermit {
+    /// Waits for an in-flight slot, then for a pause to end and a token. Every attempt calls
+    /// this. The wait for the pause and the token runs on `throttled`; the wait for the slot
+    /// does not (it is concurrency, not throttling).
+    pub(crate) async fn acquire(&self, key: &RateKey, throttled: &WaitClock) -> RatePermit {
         let account = self.account(key);
         let in_flight = Arc::clone(&account.in_flight)
             .acquire_owned()
             .await
             .expect("the in-flight semaphore is never closed");
+        let mut waiting = None;
         loop {
             let wait = account.lock().try_take(Instant::now());
             match wait {
@@ -124,7 +128,10 @@ impl RateLimiter {
                         _in_flight: in_flight,
                     };
                 }
-                Err(wait) => tokio::time::sleep(wait).await,
+                Err(wait) => {
+                    waiting.get_or_insert_with(|| throttled.start());
+                    tokio::time::sleep(wait).await;
+                }
             }
         }
     }
@@ -251,41 +258,48 @@ mod tests {
         // Limited tier, no audiences: 5,000 calls per hour = one per 0.72 s; burst 83.
         let limiter = limiter(1_000);
         let key = account_key("1");
+        let throttled = WaitClock::default();
         let started = Instant::now();
         let mut permits = Vec::new();
         for _ in 0..83 {
-            permits.push(limiter.acquire(&key).await);
+            permits.push(limiter.acquire(&key, &throttled).await);
         }
         assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(throttled.elapsed(Instant::now()), Duration::ZERO);
         for _ in 0..10 {
-            permits.push(limiter.acquire(&key).await);
+            permits.push(limiter.acquire(&key, &throttled).await);
         }
         let elapsed = started.elapsed().as_secs_f64();
         assert!((elapsed - 7.2).abs() < 0.72, "{elapsed}");
+        // Every moment after the burst was spent waiting for a token of our own budget.
+        assert_eq!(throttled.elapsed(Instant::now()), started.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn each_ad_account_has_its_own_budget() {
         let limiter = limiter(1_000);
+        let throttled = WaitClock::default();
         for _ in 0..83 {
-            let _permit = limiter.acquire(&account_key("1")).await;
+            let _permit = limiter.acquire(&account_key("1"), &throttled).await;
         }
         let started = Instant::now();
-        let _permit = limiter.acquire(&account_key("2")).await;
+        let _permit = limiter.acquire(&account_key("2"), &throttled).await;
         assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn in_flight_cap_holds_requests_until_a_permit_is_dropped() {
         let limiter = Arc::new(limiter(2));
+        let throttled = Arc::new(WaitClock::default());
         let key = account_key("1");
-        let first = limiter.acquire(&key).await;
-        let _second = limiter.acquire(&key).await;
+        let first = limiter.acquire(&key, &throttled).await;
+        let _second = limiter.acquire(&key, &throttled).await;
         let waiting = {
             let limiter = Arc::clone(&limiter);
+            let throttled = Arc::clone(&throttled);
             let key = key.clone();
             tokio::spawn(async move {
-                let _third = limiter.acquire(&key).await;
+                let _third = limiter.acquire(&key, &throttled).await;
                 Instant::now()
             })
         };
@@ -294,19 +308,23 @@ mod tests {
         let released_at = Instant::now();
         drop(first);
         assert_eq!(waiting.await.unwrap(), released_at);
+        // Waiting for a slot is concurrency, not throttling.
+        assert_eq!(throttled.elapsed(Instant::now()), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_delays_the_next_permit() {
         let limiter = limiter(4);
         let key = account_key("1");
+        let throttled = WaitClock::default();
         let started = Instant::now();
         limiter.pause_for(&key, Duration::from_secs(300));
         limiter.pause_for(&key, Duration::from_secs(60)); // never shortens
-        let _permit = limiter.acquire(&key).await;
+        let _permit = limiter.acquire(&key, &throttled).await;
         assert_eq!(started.elapsed(), Duration::from_secs(300));
-        let _other = limiter.acquire(&account_key("2")).await;
+        let _other = limiter.acquire(&account_key("2"), &throttled).await;
         assert_eq!(started.elapsed(), Duration::from_secs(300));
+        assert_eq!(throttled.elapsed(Instant::now()), Duration::from_secs(300));
     }
 
     #[tokio::test(start_paused = true)]
@@ -384,7 +402,7 @@ mod tests {
         assert_eq!(account.lock().calls_per_hour, 45_000);
         account.lock().tokens = 0.0;
         let started = Instant::now();
-        let _permit = limiter.acquire(&key).await;
+        let _permit = limiter.acquire(&key, &WaitClock::default()).await;
         // One token at 12.5 per second: 80 ms (plus the timer's millisecond rounding).
         let elapsed = started.elapsed();
         assert!(

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::error::{ErrorAction, GraphError};
+use crate::stats::Counters;
 
 /// Attempts per request, first included: the first try plus three retries (contract §6.3:
 /// "retry ≤3 times").
@@ -134,10 +135,13 @@ pub(crate) enum Idempotency {
 /// - It gives up, returning the last error unchanged (so the caller can still act on it),
 ///   when `max_attempts` attempts have failed or when the next wait would take the total
 ///   waiting past `max_total_wait`.
+/// - `counters` learn each retry as it starts, and the wait before it: a throttle wait as
+///   time throttled, a transient backoff as time backing off.
 pub(crate) async fn send_with_retry<T, Attempt, AttemptFuture, BeforeWait>(
     policy: &RetryPolicy,
     rng: &mut fastrand::Rng,
     idempotency: Idempotency,
+    counters: &Counters,
     mut attempt: Attempt,
     mut before_wait: BeforeWait,
 ) -> Result<T, GraphError>
@@ -156,7 +160,7 @@ where
             Err(error) => error,
         };
         attempt_idx += 1;
-        let delay = match error.action() {
+        let (delay, clock) = match error.action() {
             ErrorAction::RetrySoon
                 if idempotency == Idempotency::NotSafe && error.may_have_been_applied() =>
             {
@@ -165,11 +169,14 @@ where
             }
             ErrorAction::RetrySoon => {
                 n_transient += 1;
-                policy.transient_delay(n_transient, rng)
+                (policy.transient_delay(n_transient, rng), &counters.backoff)
             }
             ErrorAction::Wait { duration } => {
                 n_throttled += 1;
-                policy.throttle_delay(duration, n_throttled, rng)
+                (
+                    policy.throttle_delay(duration, n_throttled, rng),
+                    &counters.throttled,
+                )
             }
             _ => return Err(error),
         };
@@ -197,8 +204,11 @@ where
             "retrying a Graph request"
         );
         before_wait(&error, delay);
+        let waiting = clock.start();
         tokio::time::sleep(delay).await;
+        drop(waiting);
         total_wait += delay;
+        counters.count_retry();
     }
 }
 
@@ -287,11 +297,22 @@ mod tests {
         script: &Script,
         waits: &mut Vec<Duration>,
     ) -> Result<&'static str, GraphError> {
+        run_counted(policy, idempotency, script, waits, &Counters::default()).await
+    }
+
+    async fn run_counted(
+        policy: &RetryPolicy,
+        idempotency: Idempotency,
+        script: &Script,
+        waits: &mut Vec<Duration>,
+        counters: &Counters,
+    ) -> Result<&'static str, GraphError> {
         let mut rng = fastrand::Rng::with_seed(7);
         send_with_retry(
             policy,
             &mut rng,
             idempotency,
+            counters,
             |_| script.attempt(),
             |_, delay| waits.push(delay),
         )
@@ -307,10 +328,41 @@ mod tests {
             Ok("done"),
         ]);
         let mut waits = Vec::new();
-        let result = run(&fast_policy(), Idempotency::Safe, &script, &mut waits).await;
+        let counters = Counters::default();
+        let result = run_counted(
+            &fast_policy(),
+            Idempotency::Safe,
+            &script,
+            &mut waits,
+            &counters,
+        )
+        .await;
         assert_eq!(result, Ok("done"));
         assert_eq!(script.gaps(), vec![five_minutes, five_minutes]);
         assert_eq!(waits, vec![five_minutes, five_minutes]);
+        let stats = counters.snapshot();
+        assert_eq!(stats.retries, 2);
+        assert_eq!(stats.throttled_time, five_minutes * 2);
+        assert_eq!(stats.backoff_time, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_abandoned_during_its_wait_counts_the_wait_so_far_and_no_retry() {
+        let script = Script::new(vec![Err(api_error(
+            80003,
+            Some(2446079),
+            Some(Duration::from_secs(300)),
+        ))]);
+        let counters = Counters::default();
+        let mut waits = Vec::new();
+        let policy = fast_policy();
+        let call = run_counted(&policy, Idempotency::Safe, &script, &mut waits, &counters);
+        let abandoned = tokio::time::timeout(Duration::from_secs(100), call).await;
+        assert!(abandoned.is_err(), "the call was still waiting");
+        tokio::time::sleep(Duration::from_secs(500)).await;
+        let stats = counters.snapshot();
+        assert_eq!(stats.retries, 0);
+        assert_eq!(stats.throttled_time, Duration::from_secs(100));
     }
 
     #[tokio::test(start_paused = true)]
@@ -334,10 +386,15 @@ mod tests {
         ]);
         let policy = fast_policy();
         let mut waits = Vec::new();
-        let result = run(&policy, Idempotency::Safe, &script, &mut waits).await;
+        let counters = Counters::default();
+        let result = run_counted(&policy, Idempotency::Safe, &script, &mut waits, &counters).await;
         assert_eq!(result, Err(api_error(2, None, None)));
         assert_eq!(script.started_at.borrow().len(), 4);
         assert_eq!(waits.len(), 3);
+        let stats = counters.snapshot();
+        assert_eq!(stats.retries, 3);
+        assert_eq!(stats.backoff_time, waits.iter().sum::<Duration>());
+        assert_eq!(stats.throttled_time, Duration::ZERO);
         for (retry_idx, wait) in waits.iter().enumerate() {
             let ceiling = exponential(policy.base_delay, retry_idx as u32 + 1, policy.max_delay);
             assert!(
@@ -411,9 +468,20 @@ mod tests {
             Err(api_error(80004, None, five_minutes)),
         ]);
         let started = Instant::now();
-        let result = run(&policy, Idempotency::Safe, &script, &mut Vec::new()).await;
+        let counters = Counters::default();
+        let result = run_counted(
+            &policy,
+            Idempotency::Safe,
+            &script,
+            &mut Vec::new(),
+            &counters,
+        )
+        .await;
         assert_eq!(result, Err(api_error(80004, None, five_minutes)));
         assert_eq!(started.elapsed(), Duration::from_secs(300));
+        // One retry was made; the wait that was not started is not time throttled.
+        assert_eq!(counters.snapshot().retries, 1);
+        assert_eq!(counters.snapshot().throttled_time, Duration::from_secs(300));
     }
 
     #[test]

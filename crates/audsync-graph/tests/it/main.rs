@@ -5,5 +5,6 @@ mod logging;
 mod replace;
 mod retries;
 mod scenarios;
+mod stats;
 mod support;
 mod users;
