@@ -164,6 +164,10 @@ pub fn select_named<'a, T>(
 /// failed, so the client's warnings ("giving up on a Graph request") would only repeat it.
 pub const INTERACTIVE_LOG_LEVEL: &str = "error";
 
+/// The log level of `plan`, `sync`, `demo` and `emulator`: warnings and errors only, since the
+/// progress and the report (or the emulator's address) are their normal output.
+pub const DEFAULT_LOG_LEVEL: &str = "warn";
+
 /// Logs to stderr at `default_level` (`warn`, `error`, …) unless `RUST_LOG` says otherwise;
 /// never a token or a row (the Graph client and the emulator log codes and counts only). A
 /// subscriber installed already serves as well.

@@ -61,7 +61,7 @@ const IDENTIFYING_KEYS: [&str; 4] = ["EXTERN_ID", "EMAIL", "PHONE", "MADID"];
 /// `audsync demo [--keep]`.
 pub fn command(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    connect::init_logging("warn");
+    connect::init_logging(connect::DEFAULT_LOG_LEVEL);
     let folder = DemoFolder::create(args.keep)?;
     let runtime = crate::sync::command::runtime()?;
     // On an error the folder is removed when dropped (unless kept), as at the end.

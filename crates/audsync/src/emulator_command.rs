@@ -29,7 +29,7 @@ pub const LISTENING_PREFIX: &str = "Graph API emulator listening on ";
 /// `audsync emulator`.
 pub fn run(args: &EmulatorArgs) -> anyhow::Result<()> {
     let config = emulator_config(args)?;
-    crate::connect::init_logging("warn");
+    crate::connect::init_logging(crate::connect::DEFAULT_LOG_LEVEL);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

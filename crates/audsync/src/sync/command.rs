@@ -28,7 +28,7 @@ pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let config = connect::load_config(&args.config.config)?;
     let spec = segment_spec(&config, &args.segment)?;
     let options = options(args)?;
-    init_logging();
+    connect::init_logging(connect::DEFAULT_LOG_LEVEL);
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let store = Store::connect(config.store.expose())
@@ -46,7 +46,7 @@ pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
 pub fn sync_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let config = connect::load_config(&args.config.config)?;
     let options = options(args)?;
-    init_logging();
+    connect::init_logging(connect::DEFAULT_LOG_LEVEL);
     let runtime = runtime()?;
     let report = runtime.block_on(sync_segment(
         &config,
@@ -117,17 +117,6 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-}
-
-/// Logs to stderr, `warn` and above unless `RUST_LOG` says otherwise (the progress and the
-/// report are the normal output). Never PII, never tokens: see the fields in `sync/`.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Where the in-flight records live: beside an SQLite store (`audsync.db` →
