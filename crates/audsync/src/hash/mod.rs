@@ -474,19 +474,12 @@ pub fn current_year() -> u16 {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
-    year_of_day(seconds / 86_400)
+    year_of_day((seconds / 86_400) as i64)
 }
 
-/// The Gregorian year of the day `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn year_of_day(days: u64) -> u16 {
-    let days = days as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let year = year_of_era + era * 400 + i64::from(month_index >= 10);
+/// The Gregorian year of the day `days` after 1970-01-01, kept within 1970..=65535.
+fn year_of_day(days: i64) -> u16 {
+    let (year, _, _) = crate::store::civil_from_days(days);
     year.clamp(1970, i64::from(u16::MAX)) as u16
 }
 
