@@ -3,6 +3,8 @@
 //! Acquiring is one atomic upsert (insert, or take over a row that expired or is already
 //! ours), so two processes never both hold a segment, on SQLite (one writer at a time) or
 //! PostgreSQL (the conflicting insert waits for the row lock, then re-checks the condition).
+//! A holder known to be dead (a killed process of this host) is replaced at once by
+//! [`Store::take_over_lease`], one conditional update, without waiting for the expiry.
 //! Expiry compares the callers' clocks: hosts sharing a PostgreSQL store need clocks that agree
 //! to well within the lease's time to live.
 
@@ -81,6 +83,38 @@ impl Store {
         }
         Err(StoreError::LeaseLost {
             segment: segment.to_owned(),
+        })
+    }
+
+    /// Takes the segment's lease from `dead_holder` (a process the caller knows is gone), in one
+    /// atomic update that succeeds only while `dead_holder` still holds it, whether or not it
+    /// expired. If it no longer does (it was released, or another process took it meanwhile),
+    /// this is [`Store::acquire_lease`]: the lease is taken if free, else
+    /// [`StoreError::LeaseHeld`] names the holder now.
+    pub async fn take_over_lease(
+        &self,
+        segment: &str,
+        dead_holder: &str,
+        new_holder: &str,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        let expires_at = from_millis(to_millis(SystemTime::now() + ttl));
+        let taken = sqlx::query(
+            "UPDATE leases SET holder = $3, expires_at = $4 WHERE segment = $1 AND holder = $2",
+        )
+        .bind(segment)
+        .bind(dead_holder)
+        .bind(new_holder)
+        .bind(to_millis(expires_at))
+        .execute(&self.pool)
+        .await?;
+        if taken.rows_affected() == 0 {
+            return self.acquire_lease(segment, new_holder, ttl).await;
+        }
+        Ok(Lease {
+            segment: segment.to_owned(),
+            holder: new_holder.to_owned(),
+            expires_at,
         })
     }
 

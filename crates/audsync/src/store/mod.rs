@@ -5,7 +5,9 @@
 //! - `members.rs`: committing accepted batches and reading stored member rows.
 //! - `index.rs`: [`MemberIndex`], the compact in-memory view of a segment's members used by
 //!   the streaming diff.
-//! - `runs.rs`: runs, the batch journal and Meta's invalid entries.
+//! - `runs.rs`: runs, the batch journal (with the in-flight rows of batches not yet settled),
+//!   interrupted replace sessions and Meta's invalid entries.
+//! - `packed_rows.rs`: the compact binary form of wire rows (in-flight rows, spools).
 //! - `lease.rs`: the per-segment lease that keeps two syncs of one segment apart.
 //!
 //! # Invariants
@@ -22,6 +24,7 @@
 mod index;
 mod lease;
 mod members;
+pub(crate) mod packed_rows;
 mod runs;
 
 use std::fmt;
@@ -34,7 +37,10 @@ use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
 
 pub use index::{MemberIndex, Observed, user_id_hash};
 pub use lease::{Lease, lease_holder_id};
-pub use runs::{BatchRef, BatchState, JournalEntry, Operation, RunId, RunRecord, RunStatus};
+pub use packed_rows::InflightRows;
+pub use runs::{
+    BatchRef, BatchState, JournalEntry, Operation, ReplaceSession, RunId, RunRecord, RunStatus,
+};
 
 /// A member's 128-bit fingerprint of its keys (computed by `audsync-core`), stored as 16 bytes.
 pub type Fingerprint = [u8; 16];
@@ -245,19 +251,46 @@ impl Store {
     }
 }
 
-/// The embedded, append-only migrations of one backend.
-fn migrator(backend: Backend) -> Migrator {
-    let initial_sql = match backend {
-        Backend::Sqlite => include_str!("../../migrations/sqlite/0001_state.sql"),
-        Backend::Postgres => include_str!("../../migrations/postgres/0001_state.sql"),
-    };
-    Migrator::with_migrations(vec![Migration::new(
+/// The embedded, append-only migrations of one backend, as (version, description, SQL).
+const MIGRATIONS: [(i64, &str, [&str; 2]); 2] = [
+    (
         1,
-        "state".into(),
-        MigrationType::Simple,
-        initial_sql.into_sql_str(),
-        false,
-    )])
+        "state",
+        [
+            include_str!("../../migrations/sqlite/0001_state.sql"),
+            include_str!("../../migrations/postgres/0001_state.sql"),
+        ],
+    ),
+    (
+        2,
+        "inflight in store",
+        [
+            include_str!("../../migrations/sqlite/0002_inflight_in_store.sql"),
+            include_str!("../../migrations/postgres/0002_inflight_in_store.sql"),
+        ],
+    ),
+];
+
+/// The embedded migrations of one backend.
+fn migrator(backend: Backend) -> Migrator {
+    let flavour = match backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres => 1,
+    };
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql[flavour].into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Splits a store URL into its backend, the URL sqlx should open, and a password-free

@@ -4,6 +4,14 @@
 //! `accepted` (by `Store::commit_batch`, with the members) or `refused`. A crash leaves it
 //! `sent`: the members were not touched, so the next run's diff sends it again, which is
 //! harmless because Meta's add and remove act on sets.
+//!
+//! An add or replace batch also keeps its rows as sent ([`InflightRows`], packed) in its
+//! journal entry while it is `sent`: after a crash Meta may hold them although the store does
+//! not, so the next run, on whichever host shares the store, removes them and re-adds whoever
+//! is still in the segment. Settling the entry clears them (a `CHECK` constraint refuses an
+//! entry that is settled and still holds rows), so the journal keeps no rows once it is
+//! settled. The session of a replace that has not completed is kept here too
+//! ([`ReplaceSession`]).
 
 use std::fmt;
 use std::time::SystemTime;
@@ -11,8 +19,10 @@ use std::time::SystemTime;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::packed_rows::{InflightRows, pack_inflight, unpack_inflight};
 use super::{
-    ROWS_PER_STATEMENT, Store, StoreError, from_millis, to_millis, values_with_shared_first,
+    MemberRow, ROWS_PER_STATEMENT, Store, StoreError, from_millis, to_millis,
+    values_with_shared_first,
 };
 
 /// A run's id: a UUID v7 (sorts by start time), stored as text.
@@ -169,11 +179,26 @@ pub struct JournalEntry {
     pub refusal: Option<String>,
     pub sent_at: SystemTime,
     pub settled_at: Option<SystemTime>,
+    /// The rows of an add or replace batch that is still `sent`, as they were sent; `None` for
+    /// removals (their rows are the stored members), settled batches, and entries written
+    /// before audsync kept them in the store.
+    pub inflight: Option<InflightRows>,
+}
+
+/// A replace session that was opened and has not completed (see `replace.rs` in `sync`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceSession {
+    /// The audience the session replaces.
+    pub audience_id: String,
+    /// Meta's `session_id` (the Graph client's `Session::session_id`).
+    pub session_id: u64,
+    pub started_at: SystemTime,
 }
 
 const JOURNAL_COLUMNS: &str = "journal.run_id, journal.batch_idx, journal.operation, \
      journal.n_rows, journal.user_ids, journal.state, journal.graph_session_id, \
-     journal.num_invalid, journal.refusal, journal.sent_at, journal.settled_at";
+     journal.num_invalid, journal.refusal, journal.sent_at, journal.settled_at, \
+     journal.inflight_rows";
 
 impl Store {
     /// Starts a run of the segment and returns its id. Runs of the segment still marked
@@ -237,8 +262,9 @@ impl Store {
         rows.iter().map(run_from_row).collect()
     }
 
-    /// Records a batch as sent, before its request goes out (write-ahead). Sending the same
-    /// batch again (a retry) records it again.
+    /// Records a batch as sent, before its request goes out (write-ahead), with its user ids
+    /// only. Sending the same batch again (a retry) records it again. For add and replace
+    /// batches use [`Store::journal_batch_sent_with_rows`], so a crash leaves their rows here.
     pub async fn journal_batch_sent<S: AsRef<str>>(
         &self,
         batch: &BatchRef<'_>,
@@ -246,15 +272,49 @@ impl Store {
         graph_session_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let user_ids: Vec<&str> = user_ids.iter().map(AsRef::as_ref).collect();
-        let user_ids_json = serde_json::to_string(&user_ids)
+        self.insert_sent(batch, &user_ids, None, graph_session_id)
+            .await
+    }
+
+    /// Records a batch as sent, before its request goes out (write-ahead), in one statement
+    /// with its rows when it adds or replaces: those are kept, packed, until the batch is
+    /// settled (removals keep only their user ids: their rows are the stored members).
+    /// `schema` is the audience schema the rows are sent with. Sending the same batch again (a
+    /// retry) records it again.
+    pub async fn journal_batch_sent_with_rows(
+        &self,
+        batch: &BatchRef<'_>,
+        schema: &[String],
+        rows: &[MemberRow],
+        graph_session_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
+        let packed = match batch.operation {
+            Operation::Add | Operation::Replace => Some(pack_inflight(schema, rows)?),
+            Operation::Remove => None,
+        };
+        self.insert_sent(batch, &user_ids, packed, graph_session_id)
+            .await
+    }
+
+    async fn insert_sent(
+        &self,
+        batch: &BatchRef<'_>,
+        user_ids: &[&str],
+        inflight_rows: Option<Vec<u8>>,
+        graph_session_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let user_ids_json = serde_json::to_string(user_ids)
             .map_err(|error| StoreError::Corrupt(format!("user ids do not encode: {error}")))?;
         sqlx::query(
             "INSERT INTO journal (run_id, batch_idx, operation, n_rows, user_ids, state, \
-             graph_session_id, sent_at) VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7) \
+             graph_session_id, sent_at, inflight_rows) \
+             VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7, $8) \
              ON CONFLICT (run_id, batch_idx) DO UPDATE SET operation = excluded.operation, \
              n_rows = excluded.n_rows, user_ids = excluded.user_ids, state = 'sent', \
              graph_session_id = excluded.graph_session_id, sent_at = excluded.sent_at, \
-             num_invalid = NULL, refusal = NULL, settled_at = NULL",
+             inflight_rows = excluded.inflight_rows, num_invalid = NULL, refusal = NULL, \
+             settled_at = NULL",
         )
         .bind(batch.run_id.as_str())
         .bind(i64::from(batch.batch_idx))
@@ -263,20 +323,22 @@ impl Store {
         .bind(user_ids_json)
         .bind(graph_session_id)
         .bind(to_millis(SystemTime::now()))
+        .bind(inflight_rows)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Records that Meta refused a batch; its members stay as they were.
+    /// Records that Meta refused a batch (or that a later run settled it); its members stay as
+    /// they were and its in-flight rows are forgotten.
     pub async fn journal_batch_refused(
         &self,
         batch: &BatchRef<'_>,
         reason: &str,
     ) -> Result<(), StoreError> {
         let refused = sqlx::query(
-            "UPDATE journal SET state = 'refused', refusal = $3, settled_at = $4 \
-             WHERE run_id = $1 AND batch_idx = $2",
+            "UPDATE journal SET state = 'refused', refusal = $3, settled_at = $4, \
+             inflight_rows = NULL WHERE run_id = $1 AND batch_idx = $2",
         )
         .bind(batch.run_id.as_str())
         .bind(i64::from(batch.batch_idx))
@@ -307,7 +369,7 @@ impl Store {
     }
 
     /// The segment's batches still `sent`: sent by a run that died or is running, not known
-    /// to be applied. Oldest first.
+    /// to be applied, with the in-flight rows of adds and replaces. Oldest first.
     pub async fn unsettled_batches(&self, segment: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let sql = format!(
             "SELECT {JOURNAL_COLUMNS} FROM journal JOIN runs ON runs.id = journal.run_id \
@@ -319,6 +381,65 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(journal_from_row).collect()
+    }
+
+    /// Records the session of a replace of the segment before its first batch goes out,
+    /// replacing any previous one: until [`Store::forget_replace_session`], the next run knows
+    /// a replace was interrupted and closes this session first.
+    pub async fn record_replace_session(
+        &self,
+        segment: &str,
+        audience_id: &str,
+        session_id: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO replace_sessions (segment, audience_id, session_id, started_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (segment) DO UPDATE SET \
+             audience_id = excluded.audience_id, session_id = excluded.session_id, \
+             started_at = excluded.started_at",
+        )
+        .bind(segment)
+        .bind(audience_id)
+        .bind(session_id.to_string())
+        .bind(to_millis(SystemTime::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The segment's replace session that did not complete, if any.
+    pub async fn replace_session(
+        &self,
+        segment: &str,
+    ) -> Result<Option<ReplaceSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT audience_id, session_id, started_at FROM replace_sessions \
+             WHERE segment = $1",
+        )
+        .bind(segment)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let session_text: String = row.try_get(1)?;
+        let session_id = session_text
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("replace session id {session_text:?}")))?;
+        Ok(Some(ReplaceSession {
+            audience_id: row.try_get(0)?,
+            session_id,
+            started_at: from_millis(row.try_get(2)?),
+        }))
+    }
+
+    /// The segment's replace completed (or was given up for a fresh one).
+    pub async fn forget_replace_session(&self, segment: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM replace_sessions WHERE segment = $1")
+            .bind(segment)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records the entries Meta reported invalid (`invalid_entry_samples`, mapped back to user
@@ -390,6 +511,7 @@ fn journal_from_row(row: &AnyRow) -> Result<JournalEntry, StoreError> {
     let n_rows: i64 = row.try_get(3)?;
     let num_invalid: Option<i64> = row.try_get(7)?;
     let settled_at: Option<i64> = row.try_get(10)?;
+    let inflight_rows: Option<Vec<u8>> = row.try_get(11)?;
     Ok(JournalEntry {
         run_id: RunId(row.try_get(0)?),
         batch_idx: u32::try_from(batch_idx)
@@ -403,5 +525,8 @@ fn journal_from_row(row: &AnyRow) -> Result<JournalEntry, StoreError> {
         refusal: row.try_get(8)?,
         sent_at: from_millis(row.try_get(9)?),
         settled_at: settled_at.map(from_millis),
+        inflight: inflight_rows
+            .map(|packed| unpack_inflight(&packed))
+            .transpose()?,
     })
 }
