@@ -986,6 +986,17 @@ mod tests {
         out
     }
 
+    /// Why `match_key` is absent from a row holding only `value` in that key's column (such a
+    /// row is rejected: one key alone is not enough).
+    fn absent_reason_of_a_lone_value(
+        engine: &Engine,
+        match_key: MatchKey,
+        value: &str,
+    ) -> Option<AbsentReason> {
+        let outcome = engine.process(&[key(match_key)], &[value], &mut Scratch::new());
+        rejection(outcome).absent.get(match_key)
+    }
+
     const MESSY_FIELDS: [Field; 11] = [
         Field::Key(MatchKey::ExternId),
         Field::Key(MatchKey::Email),
@@ -1208,10 +1219,8 @@ mod tests {
                 Some(*expected)
             );
         }
-        let rejected =
-            rejection(engine.process(&[key(MatchKey::Email)], &["not an email"], &mut scratch));
         assert_eq!(
-            rejected.absent.get(MatchKey::Email),
+            absent_reason_of_a_lone_value(&engine, MatchKey::Email, "not an email"),
             Some(AbsentReason::Invalid("not an email address"))
         );
     }
@@ -1265,13 +1274,8 @@ mod tests {
         assert_eq!(wire(&forced, MatchKey::Dobm), sha256_hex("08"));
 
         let no_country = engine_with(|_| {});
-        let rejected = rejection(no_country.process(
-            &[key(MatchKey::Phone)],
-            &["06 12 34 56 78"],
-            &mut scratch,
-        ));
         assert_eq!(
-            rejected.absent.get(MatchKey::Phone),
+            absent_reason_of_a_lone_value(&no_country, MatchKey::Phone, "06 12 34 56 78"),
             Some(AbsentReason::Invalid("no country for a national number"))
         );
     }
