@@ -113,17 +113,26 @@ impl Store {
         index: &MemberIndex,
         user_hashes: &[u64],
     ) -> Result<Vec<MemberRow>, StoreError> {
-        let user_hashes: Vec<i64> = user_hashes.iter().map(|hash| *hash as i64).collect();
-        let mut rows = self
-            .members_where_in(
-                segment,
-                self.members_by_user_hash_table(),
-                "user_hash",
-                &user_hashes,
-            )
-            .await?;
+        let mut rows = self.member_rows_by_user_hash(segment, user_hashes).await?;
         rows.retain(|row| index.is_unseen(row));
         Ok(rows)
+    }
+
+    /// The stored rows with these user hashes (see [`user_id_hash`](super::user_id_hash)), in
+    /// no particular order; queried in chunks of [`ROWS_PER_STATEMENT`].
+    pub async fn member_rows_by_user_hash(
+        &self,
+        segment: &str,
+        user_hashes: &[u64],
+    ) -> Result<Vec<MemberRow>, StoreError> {
+        let user_hashes: Vec<i64> = user_hashes.iter().map(|hash| *hash as i64).collect();
+        self.members_where_in(
+            segment,
+            self.members_by_user_hash_table(),
+            "user_hash",
+            &user_hashes,
+        )
+        .await
     }
 
     /// The `FROM` table of a query by user hash. SQLite, without statistics, plans

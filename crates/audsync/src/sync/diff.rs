@@ -34,6 +34,7 @@ use crate::sources::chunk::{Chunk, RowParser};
 use crate::store::{MemberIndex, MemberRow, Observed, Store, user_id_hash};
 use crate::sync::dedup::UserHashSet;
 use crate::sync::progress::Progress;
+use crate::sync::shared_keys::{IdentifyingColumns, TokenSpoolReader, TokenSpoolWriter};
 use crate::sync::spool::SpoolWriter;
 
 /// Reject reason of the second and later rows of one user id.
@@ -132,6 +133,9 @@ pub struct DiffInput {
     pub runtime: Handle,
     pub n_workers: usize,
     pub progress: Arc<Progress>,
+    /// With removals to come (a mirror rerun): the identifying keys of the schema, whose tokens
+    /// of every unchanged member go to the token spool given to [`run`].
+    pub identifying: Option<IdentifyingColumns>,
 }
 
 /// What the diff found. Removals of members that left are not here: they are the index's
@@ -152,6 +156,9 @@ pub struct DiffOutput {
     /// Every user hash of the source (members and rejected), to tell "removed because now
     /// rejected" from "left".
     pub source_users: UserHashSet,
+    /// The identifying-key tokens of every unchanged member (when [`run`] was given a token
+    /// spool): who a removal could take along at Meta (`shared_keys.rs`).
+    pub staying_tokens: Option<TokenSpoolReader>,
     /// The sender stopped listening: the diff ended early.
     pub stopped_early: bool,
 }
@@ -167,8 +174,11 @@ struct SourceRow {
 
 enum RowKind {
     Rejected,
-    /// Stored with the same keys; the worker marked it seen.
-    Unchanged,
+    /// Stored with the same keys; the worker marked it seen. Its identifying-key tokens start
+    /// at `tokens_at` in the chunk's `tokens` (when the diff collects them).
+    Unchanged {
+        tokens_at: u32,
+    },
     /// To be sent: new, possibly changed, or forced.
     Send {
         row: MemberRow,
@@ -181,6 +191,8 @@ struct ChunkDiff {
     counts: HashCounts,
     rows: Vec<SourceRow>,
     user_ids: String,
+    /// Identifying-key tokens of the unchanged rows, [`IdentifyingColumns::len`] per row.
+    tokens: Vec<u64>,
 }
 
 struct DiffWorker {
@@ -195,6 +207,7 @@ pub fn run(
     input: &DiffInput,
     mut adds: RowSink,
     mut removals: RowSink,
+    staying_tokens: Option<TokenSpoolWriter>,
 ) -> anyhow::Result<DiffOutput> {
     let parser = source.row_parser();
     let mut state = Delivery {
@@ -212,6 +225,8 @@ pub fn run(
         possibly_changed: Vec::new(),
         rejected_duplicates: Vec::new(),
         stopped_early: false,
+        staying_tokens,
+        row_tokens: Vec::new(),
     };
     run_ordered(
         source.into_chunks(&input.job.wanted_columns),
@@ -247,6 +262,10 @@ pub fn run(
         n_removed_rejected: state.n_removed_rejected,
         source_users: state.source_users,
         stopped_early: state.stopped_early,
+        staying_tokens: match state.staying_tokens {
+            Some(spool) => Some(spool.finish().context("cannot read back the token spool")?),
+            None => None,
+        },
     })
 }
 
@@ -268,6 +287,7 @@ fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &Chunk) -> Chun
         counts: HashCounts::default(),
         rows: Vec::with_capacity(chunk.n_bytes() / 64),
         user_ids: String::with_capacity(chunk.n_bytes() / 8),
+        tokens: Vec::new(),
     };
     let job = &*input.job;
     let needs_extern_id = input.schema.contains(&MatchKey::ExternId);
@@ -319,7 +339,11 @@ fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &Chunk) -> Chun
             && !input.send_all
             && !input.force_add.contains(user_id)
         {
-            RowKind::Unchanged
+            let tokens_at = output.tokens.len() as u32;
+            if let Some(identifying) = &input.identifying {
+                identifying.push_member_tokens(&member, &mut output.tokens);
+            }
+            RowKind::Unchanged { tokens_at }
         } else {
             RowKind::Send {
                 row: MemberRow {
@@ -364,6 +388,10 @@ struct Delivery<'a> {
     /// Users whose first row was rejected but a later duplicate row marked them seen.
     rejected_duplicates: Vec<String>,
     stopped_early: bool,
+    /// Where the tokens of unchanged members go (see [`DiffInput::identifying`]).
+    staying_tokens: Option<TokenSpoolWriter>,
+    /// Scratch for the tokens of one row.
+    row_tokens: Vec<u64>,
 }
 
 impl Delivery<'_> {
@@ -391,7 +419,7 @@ impl Delivery<'_> {
                         // rejected, the user must still go.
                         let marked_seen = matches!(
                             source_row.kind,
-                            RowKind::Unchanged
+                            RowKind::Unchanged { .. }
                                 | RowKind::Send {
                                     observed: Observed::Unchanged,
                                     ..
@@ -409,7 +437,19 @@ impl Delivery<'_> {
             }
             match source_row.kind {
                 RowKind::Rejected => {}
-                RowKind::Unchanged => self.n_unchanged += 1,
+                RowKind::Unchanged { tokens_at } => {
+                    self.n_unchanged += 1;
+                    if let (Some(spool), Some(identifying), Some(user_hash)) = (
+                        &mut self.staying_tokens,
+                        &self.input.identifying,
+                        source_row.user_hash,
+                    ) {
+                        let at = tokens_at as usize;
+                        spool
+                            .push(user_hash, &chunk.tokens[at..at + identifying.len()])
+                            .context("cannot write the token spool")?;
+                    }
+                }
                 RowKind::Send { row, observed } => match observed {
                     Observed::New => {
                         self.n_new += 1;
@@ -476,6 +516,8 @@ impl Delivery<'_> {
                         self.n_unchanged += 1;
                         if input.send_all || input.force_add.contains(&row.user_id) {
                             self.push(adds, row, false)?;
+                        } else {
+                            self.spool_staying_tokens(&row)?;
                         }
                         continue;
                     }
@@ -489,6 +531,19 @@ impl Delivery<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Writes the identifying-key tokens of an unchanged member, read from its wire row.
+    fn spool_staying_tokens(&mut self, row: &MemberRow) -> anyhow::Result<()> {
+        let (Some(spool), Some(identifying)) = (&mut self.staying_tokens, &self.input.identifying)
+        else {
+            return Ok(());
+        };
+        self.row_tokens.clear();
+        identifying.push_row_tokens(&row.wire_row, &mut self.row_tokens);
+        spool
+            .push(user_id_hash(&row.user_id), &self.row_tokens)
+            .context("cannot write the token spool")
     }
 
     /// Rows of users whose first source row was rejected although a later duplicate row was

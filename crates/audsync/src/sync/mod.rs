@@ -8,6 +8,8 @@
 //! - `dedup.rs`: the compact set of user hashes ("first row of a user id wins").
 //! - `spool.rs`: files of hashed wire rows: spools, and the in-flight record of batches.
 //! - `send.rs`: one operation to Meta: batches, session, concurrency, journal, commit, errors.
+//! - `shared_keys.rs`: staying members a removal takes along at Meta (they share an identifying
+//!   key with a removed row), re-added after the removals.
 //! - `replace.rs`: `--replace` and `mode = "replace"` (`/usersreplace`).
 //! - `report.rs`: [`RunReport`], printed and stored as the run record.
 //! - `progress.rs`: a bar on a terminal, plain lines otherwise.
@@ -25,8 +27,10 @@
 //! 4. Stream the diff: load the compact member index, run the source through the pipeline.
 //! 5. Mirror: send every removal (users that left, old rows of changed users), **then** the
 //!    adds (new and changed users, spooled during the diff). Meta removes every member
-//!    matching any key of a removal row, so removing after adding could remove a changed
-//!    user right after re-adding them. Upsert: adds only. Replace: see `replace.rs`.
+//!    matching any identifying key of a removal row, so removing after adding could remove a
+//!    changed user right after re-adding them; for the same reason staying members who share
+//!    an identifying key with a removed row are promised (journaled) before the removals and
+//!    re-added after them (`shared_keys.rs`). Upsert: adds only. Replace: see `replace.rs`.
 //! 6. Each batch is journaled before it goes out and committed after Meta accepted it; state
 //!    advances only then. A crash anywhere loses nothing: the next run diffs against what was
 //!    committed and sends again (adds are upserts, removing an absent member is harmless).
@@ -39,6 +43,7 @@ pub mod progress;
 pub mod replace;
 pub mod report;
 pub mod send;
+pub mod shared_keys;
 pub mod spool;
 
 use std::collections::HashSet;
@@ -67,6 +72,9 @@ use crate::sync::dedup::UserHashSet;
 use crate::sync::diff::{DiffInput, DiffOutput, RowSink};
 use crate::sync::progress::Progress;
 use crate::sync::send::{ConflictWait, SendContext, send_rows};
+use crate::sync::shared_keys::{
+    IdentifyingColumns, KeyToken, TokenSpoolReader, TokenSpoolWriter, staying_members_hit,
+};
 use crate::sync::spool::{InflightDir, SpoolReader, SpoolWriter};
 
 pub use progress::ProgressMode;
@@ -366,6 +374,7 @@ async fn run_leased(
         audience.id = tracing::field::Empty,
     );
     let progress = Arc::new(Progress::new(options.progress, &spec.name));
+    let graph_before = deps.graph.stats();
     let body = sync_body(
         deps,
         spec,
@@ -379,6 +388,7 @@ async fn run_leased(
     .instrument(span)
     .await;
     progress.finish();
+    report.set_graph_stats(&deps.graph.stats().since(&graph_before));
     if lease_lost.load(Ordering::Relaxed) && report.problem.is_none() {
         report.problem = Some(Problem {
             message: "The run lost its lease on the segment (the store was unreachable for too \
@@ -735,7 +745,9 @@ pub(crate) async fn run_diff(
     progress: Arc<Progress>,
     adds: RowSink,
     removals: RowSink,
+    staying_tokens: Option<(IdentifyingColumns, TokenSpoolWriter)>,
 ) -> anyhow::Result<DiffOutput> {
+    let (identifying, token_spool) = staying_tokens.unzip();
     let input = DiffInput {
         job,
         schema,
@@ -747,8 +759,9 @@ pub(crate) async fn run_diff(
         runtime: tokio::runtime::Handle::current(),
         n_workers,
         progress,
+        identifying,
     };
-    spawn_blocking_in_context(move || diff::run(source, &input, adds, removals))
+    spawn_blocking_in_context(move || diff::run(source, &input, adds, removals, token_spool))
         .await
         .context("the diff thread failed")?
 }
@@ -781,6 +794,15 @@ async fn incremental(
     let spool_dir = ctx.inflight.path().to_owned();
     // The first sync of an empty audience has nothing to remove: adds go out while reading.
     let stream_adds = index.is_empty() && uncertain.force_add.is_empty();
+    // Removals to come: the diff notes who they could take along at Meta.
+    let identifying = IdentifyingColumns::of_schema(&prepared.schema);
+    let staying_tokens = if mode == SyncMode::Mirror && !stream_adds && !identifying.is_empty() {
+        let spool = TokenSpoolWriter::create(&spool_dir, identifying.len())
+            .context("cannot create a spool")?;
+        Some((identifying.clone(), spool))
+    } else {
+        None
+    };
     let removals_sink = if mode == SyncMode::Mirror {
         RowSink::Spool(SpoolWriter::create(&spool_dir).context("cannot create a spool")?)
     } else {
@@ -807,6 +829,7 @@ async fn incremental(
         progress.clone(),
         adds_sink,
         removals_sink,
+        staying_tokens,
     );
     let (diff_output, add_result) = match streamed {
         Some(receiver) => {
@@ -826,6 +849,7 @@ async fn incremental(
         source_users,
         n_removed_rejected,
         stopped_early,
+        staying_tokens,
         ..
     } = diff_output;
     if let Some(sent) = add_result {
@@ -842,8 +866,10 @@ async fn incremental(
         });
     }
 
-    // Removals first (mirror only).
+    // Removals first (mirror only), after promising to re-add the staying members they take
+    // along.
     let mut removals_complete = true;
+    let mut readds: Option<(u32, Vec<MemberRow>)> = None;
     if mode == SyncMode::Mirror {
         let removal_spool = match removals {
             RowSink::Spool(spool) => spool.finish().context("cannot read back a spool")?,
@@ -852,24 +878,38 @@ async fn incremental(
         report.removed_old_keys = removal_spool.n_rows() - n_removed_rejected;
         report.removed_now_rejected = n_removed_rejected;
         report.removed_after_interruption = uncertain.rows.len() as u64;
-        let n_unseen = index.unseen_count() as u64;
-        let total = removal_spool.n_rows() + uncertain.rows.len() as u64 + n_unseen;
+        let removals = gather_removals(
+            ctx,
+            removal_spool,
+            uncertain.rows.clone(),
+            &index,
+            &source_users,
+            staying_tokens.as_ref().map(|_| &identifying),
+        )
+        .await?;
+        report.removed_left = removals.n_left;
+        report.removed_now_rejected += removals.n_now_rejected;
+        let total = removals.n_rows();
         if total > 0 && !ctx.stopped() {
+            if let Some(spool) = staying_tokens {
+                let rows = staying_rows_hit(ctx, spool, removals.tokens.clone(), &index).await?;
+                if !rows.is_empty() {
+                    match ctx.promise_readds(&rows).await {
+                        Some(batch_idx) => readds = Some((batch_idx, rows)),
+                        None => {
+                            report.pending_removals = total;
+                            report.pending_adds = adds.n_rows();
+                            return Ok(Settled::Incomplete);
+                        }
+                    }
+                }
+            }
             progress.start("removing", Some(total), "rows");
             let (sender, receiver) = mpsc::channel(2);
-            let produce = produce_removals(
-                ctx,
-                sender,
-                removal_spool,
-                uncertain.rows.clone(),
-                &index,
-                &source_users,
-            );
+            let produce = produce_removals(sender, removals);
             let send = ctx.send_operation(Operation::Remove, receiver, Session::start(Some(total)));
             let (produced, sent) = tokio::join!(produce, send);
-            let (n_left, n_now_rejected) = produced?;
-            report.removed_left = n_left;
-            report.removed_now_rejected += n_now_rejected;
+            produced?;
             report.removed = sent.rows_accepted;
             report.pending_removals = total - sent.rows_accepted;
             removals_complete = sent.rows_accepted == total;
@@ -889,8 +929,9 @@ async fn incremental(
         _ => unreachable!("this path spools its adds"),
     };
     let n_adds = adds.n_rows();
+    let n_readds = readds.as_ref().map_or(0, |(_, rows)| rows.len() as u64);
     if ctx.stopped() {
-        report.pending_adds = n_adds;
+        report.pending_adds = n_adds + n_readds;
         return Ok(Settled::Incomplete);
     }
     if n_adds > 0 {
@@ -914,6 +955,23 @@ async fn incremental(
             ));
         }
     }
+    if let Some((batch_idx, rows)) = readds
+        && !ctx.stopped()
+    {
+        progress.start("re-adding", Some(n_readds), "rows");
+        let (sender, receiver) = mpsc::channel(2);
+        let to_send = rows.clone();
+        let produce = async move { send_rows(&sender, to_send).await };
+        let send = ctx.send_operation(Operation::Add, receiver, Session::start(Some(n_readds)));
+        let (_, sent) = tokio::join!(produce, send);
+        report.readded_shared_key = sent.rows_accepted;
+        report.pending_adds += n_readds - sent.rows_accepted;
+        if sent.rows_accepted == n_readds {
+            ctx.keep_readd_promise(batch_idx, &rows).await;
+        }
+    } else {
+        report.pending_adds += n_readds;
+    }
     Ok(
         if removals_complete && report.pending_adds == 0 && !ctx.stopped() {
             Settled::Complete
@@ -933,26 +991,56 @@ pub(crate) fn fill_diff_counts(report: &mut RunReport, diff: &DiffOutput) {
     report.unchanged = diff.n_unchanged;
 }
 
-/// Feeds the removals to the sender: old rows of changed users (spooled), rows an interrupted
-/// run may have left, then the stored rows of members the diff did not see (fetched by hash).
-/// Returns (left, now rejected) among the unseen.
-async fn produce_removals(
+/// The removal rows of a mirror run, ready to send: old rows of changed users and rows of
+/// rejected duplicates (spooled by the diff), rows an interrupted run may have left, and the
+/// stored rows of the members that left (fetched from the store into a spool of their own).
+struct Removals {
+    spooled: SpoolReader,
+    uncertain: Vec<MemberRow>,
+    left: SpoolReader,
+    /// Of `left`: members no longer in the source, and members whose rows are now rejected.
+    n_left: u64,
+    n_now_rejected: u64,
+    /// The identifying-key tokens of every row (when asked for): who else they remove at Meta.
+    tokens: Vec<KeyToken>,
+}
+
+impl Removals {
+    fn n_rows(&self) -> u64 {
+        self.spooled.n_rows() + self.uncertain.len() as u64 + self.left.n_rows()
+    }
+}
+
+/// Collects the removals before any is sent, with their tokens when `identifying` is given.
+async fn gather_removals(
     ctx: &SendContext<'_>,
-    sender: mpsc::Sender<Vec<MemberRow>>,
-    spool: SpoolReader,
-    uncertain_rows: Vec<MemberRow>,
+    mut spooled: SpoolReader,
+    uncertain: Vec<MemberRow>,
     index: &MemberIndex,
     source_users: &UserHashSet,
-) -> anyhow::Result<(u64, u64)> {
+    identifying: Option<&IdentifyingColumns>,
+) -> anyhow::Result<Removals> {
+    let mut tokens = Vec::new();
+    if let Some(identifying) = identifying {
+        loop {
+            let batch = spooled
+                .next_batch(MAX_ROWS_PER_REQUEST, false, &mut 0)
+                .context("cannot read back a spool")?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in &batch {
+                identifying.push_row_tokens(&row.wire_row, &mut tokens);
+            }
+        }
+        spooled.rewind().context("cannot read back a spool")?;
+        for row in &uncertain {
+            identifying.push_row_tokens(&row.wire_row, &mut tokens);
+        }
+    }
+    let mut left = SpoolWriter::create(ctx.inflight.path()).context("cannot create a spool")?;
     let (mut n_left, mut n_now_rejected) = (0, 0);
-    if produce_from_spool(spool, sender.clone(), false).await?.1 == u64::MAX {
-        return Ok((0, 0));
-    }
-    if !send_rows(&sender, uncertain_rows).await {
-        return Ok((0, 0));
-    }
     let mut hashes = index.unseen_user_hashes();
-    let mut batch = Vec::with_capacity(MAX_ROWS_PER_REQUEST);
     loop {
         let chunk: Vec<u64> = hashes.by_ref().take(UNSEEN_FETCH_HASHES).collect();
         if chunk.is_empty() {
@@ -969,19 +1057,72 @@ async fn produce_removals(
             } else {
                 n_left += 1;
             }
-            batch.push(row);
-            if batch.len() >= MAX_ROWS_PER_REQUEST {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(MAX_ROWS_PER_REQUEST));
-                if sender.send(full).await.is_err() {
-                    return Ok((n_left, n_now_rejected));
-                }
+            if let Some(identifying) = identifying {
+                identifying.push_row_tokens(&row.wire_row, &mut tokens);
             }
+            left.push(&row, false)
+                .context("cannot write the spool of rows to send")?;
         }
     }
-    if !batch.is_empty() {
-        let _ = sender.send(batch).await;
+    Ok(Removals {
+        spooled,
+        uncertain,
+        left: left.finish().context("cannot read back a spool")?,
+        n_left,
+        n_now_rejected,
+        tokens,
+    })
+}
+
+/// The stored rows of the staying members that rows with `removal_tokens` take along at Meta
+/// (`shared_keys.rs`), read from the diff's token spool on a blocking thread.
+async fn staying_rows_hit(
+    ctx: &SendContext<'_>,
+    mut spool: TokenSpoolReader,
+    removal_tokens: Vec<KeyToken>,
+    index: &MemberIndex,
+) -> anyhow::Result<Vec<MemberRow>> {
+    let hit = spawn_blocking_in_context(move || staying_members_hit(&mut spool, removal_tokens))
+        .await
+        .context("the token spool reader failed")?
+        .context("cannot read back the token spool")?;
+    if hit.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok((n_left, n_now_rejected))
+    let hit: Vec<u64> = hit.into_iter().collect();
+    let mut rows = ctx
+        .store
+        .member_rows_by_user_hash(ctx.segment, &hit)
+        .await
+        .context("cannot read the stored rows of members sharing a key with a removed one")?;
+    // A user hash shared with a member who left (a 64-bit collision): that one is removed.
+    rows.retain(|row| !index.is_unseen(row));
+    rows.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    tracing::info!(
+        n_members = rows.len(),
+        "staying members share an identifying key with a removed row: they are re-added after \
+         the removals"
+    );
+    Ok(rows)
+}
+
+/// Feeds the removals to the sender, in the order of [`Removals`].
+async fn produce_removals(
+    sender: mpsc::Sender<Vec<MemberRow>>,
+    removals: Removals,
+) -> anyhow::Result<()> {
+    if produce_from_spool(removals.spooled, sender.clone(), false)
+        .await?
+        .1
+        == u64::MAX
+    {
+        return Ok(());
+    }
+    if !send_rows(&sender, removals.uncertain).await {
+        return Ok(());
+    }
+    produce_from_spool(removals.left, sender, false).await?;
+    Ok(())
 }
 
 /// Feeds a spool to the sender in batches, from a blocking thread. With `hold_changed`, rows of
@@ -1067,6 +1208,7 @@ pub async fn plan(
         runtime: tokio::runtime::Handle::current(),
         n_workers: options.n_workers,
         progress: progress.clone(),
+        identifying: None,
     };
     let source = prepared.source;
     let diff = spawn_blocking_in_context(move || {
@@ -1075,6 +1217,7 @@ pub async fn plan(
             &input,
             RowSink::Count { n_rows: 0 },
             RowSink::Count { n_rows: 0 },
+            None,
         )
     })
     .await

@@ -82,6 +82,7 @@ pub(crate) async fn run(
         progress.clone(),
         RowSink::Spool(spool),
         RowSink::Count { n_rows: 0 },
+        None,
     )
     .await?;
     fill_diff_counts(report, &diff);

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use audsync_graph::ClientStats;
 use serde::Serialize;
 
 use crate::hash::report::group_digits;
@@ -89,6 +90,9 @@ pub struct RunReport {
     pub removed_old_keys: u64,
     /// Of `removed`: rows an interrupted run may have left at Meta.
     pub removed_after_interruption: u64,
+    /// Staying members re-added because they share an identifying key (email, phone, MADID,
+    /// external id) with a removed row, which removes them at Meta too (not in `added`).
+    pub readded_shared_key: u64,
     /// Rows sent with `/usersreplace` (replace runs only).
     pub replaced: u64,
     /// Adds not accepted this run; they are sent again by the next run.
@@ -103,11 +107,17 @@ pub struct RunReport {
     pub requests: u64,
     pub batches_accepted: u64,
     pub batches_refused: u64,
-    /// Retries and time spent throttled happen inside the Graph client, which does not report
-    /// them yet: `None` means "not known", not zero. Its log lines ("retrying a Graph
-    /// request") have them.
-    pub retries: Option<u64>,
-    pub time_throttled_ms: Option<u64>,
+    /// Graph requests of this run, any endpoint, that repeated a failed one: after a
+    /// transient failure (5xx, timeout, reset) or a throttle. From the Graph client's counters
+    /// ([`ClientStats::retries`]). Run records written before they were counted have `null`.
+    pub retries: u64,
+    /// Wall-clock time during which at least one request of this run was held back by
+    /// throttling: Graph's throttle answers, pauses for high usage, our own per-ad-account
+    /// budget ([`ClientStats::throttled_time`]).
+    pub time_throttled_ms: u64,
+    /// Wall-clock time during which at least one request waited before retrying a transient
+    /// failure ([`ClientStats::backoff_time`]).
+    pub time_backing_off_ms: u64,
     pub duration_ms: u64,
     pub warnings: Vec<String>,
     /// Why the run stopped, for a failed run.
@@ -137,6 +147,7 @@ impl RunReport {
             removed_now_rejected: 0,
             removed_old_keys: 0,
             removed_after_interruption: 0,
+            readded_shared_key: 0,
             replaced: 0,
             pending_adds: 0,
             pending_removals: 0,
@@ -145,12 +156,21 @@ impl RunReport {
             requests: 0,
             batches_accepted: 0,
             batches_refused: 0,
-            retries: None,
-            time_throttled_ms: None,
+            retries: 0,
+            time_throttled_ms: 0,
+            time_backing_off_ms: 0,
             duration_ms: 0,
             warnings: Vec::new(),
             problem: None,
         }
+    }
+
+    /// Records what the Graph client did for this run: `graph` is the difference of the
+    /// client's stats at the end and at the start of the run.
+    pub fn set_graph_stats(&mut self, graph: &ClientStats) {
+        self.retries = graph.retries;
+        self.time_throttled_ms = whole_millis(graph.throttled_time);
+        self.time_backing_off_ms = whole_millis(graph.backoff_time);
     }
 
     /// The run record stored with the run.
@@ -172,6 +192,18 @@ impl RunReport {
 
 fn line(formatter: &mut fmt::Formatter<'_>, label: &str, count: u64) -> fmt::Result {
     writeln!(formatter, "  {label:<24}{:>12}", group_digits(count))
+}
+
+fn seconds_line(formatter: &mut fmt::Formatter<'_>, label: &str, millis: u64) -> fmt::Result {
+    writeln!(
+        formatter,
+        "  {label:<24}{:>12}",
+        format!("{:.1} s", millis as f64 / 1000.0)
+    )
+}
+
+fn whole_millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl fmt::Display for RunReport {
@@ -234,6 +266,9 @@ impl fmt::Display for RunReport {
                 writeln!(formatter, "    {:>10}  {label}", group_digits(count))?;
             }
         }
+        if self.readded_shared_key > 0 {
+            line(formatter, "re-added (shared key)", self.readded_shared_key)?;
+        }
         if self.pending_adds + self.pending_removals > 0 {
             writeln!(
                 formatter,
@@ -248,27 +283,13 @@ impl fmt::Display for RunReport {
                 writeln!(formatter, "    user {}: {}", entry.user_id, entry.reason)?;
             }
             line(formatter, "requests", self.requests)?;
-            let unknown = "not reported by the Graph client (see the log)".to_owned();
-            writeln!(
-                formatter,
-                "  {:<24}{:>12}",
-                "retries",
-                self.retries.map_or(unknown.clone(), group_digits)
-            )?;
-            writeln!(
-                formatter,
-                "  {:<24}{:>12}",
-                "time throttled",
-                self.time_throttled_ms
-                    .map_or(unknown, |millis| format!("{:.1} s", millis as f64 / 1000.0))
-            )?;
+            line(formatter, "retries", self.retries)?;
+            seconds_line(formatter, "time throttled", self.time_throttled_ms)?;
+            if self.time_backing_off_ms > 0 {
+                seconds_line(formatter, "time backing off", self.time_backing_off_ms)?;
+            }
         }
-        writeln!(
-            formatter,
-            "  {:<24}{:>12}",
-            "duration",
-            format!("{:.1} s", self.duration_ms as f64 / 1000.0)
-        )?;
+        seconds_line(formatter, "duration", self.duration_ms)?;
         for warning in &self.warnings {
             writeln!(formatter, "warning: {warning}")?;
         }
@@ -308,16 +329,44 @@ mod tests {
             "because now rejected",
             "no consent",
             "user u-9: empty external ID",
-            "retries",
+            "retries                            0",
+            "time throttled                 0.0 s",
             MATCHING_NOTE,
         ] {
             assert!(text.contains(expected), "{expected:?} missing in\n{text}");
         }
+        assert!(
+            !text.contains("time backing off"),
+            "shown only when not zero"
+        );
         assert_eq!(report.to_json()["removed_now_rejected"], 2);
         assert_eq!(report.to_json()["outcome"], "succeeded");
         report.outcome = Outcome::Planned;
         assert!(report.to_string().contains("would remove"));
         assert!(!report.to_string().contains(MATCHING_NOTE));
         assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn the_graph_clients_retries_and_waits_are_printed_and_stored() {
+        let mut report = RunReport::new("news", "mirror", "CA_news", Outcome::Succeeded);
+        report.set_graph_stats(&ClientStats {
+            requests: 9,
+            retries: 3,
+            throttled_time: std::time::Duration::from_millis(61_250),
+            backoff_time: std::time::Duration::from_millis(1_500),
+        });
+        let text = report.to_string();
+        for expected in [
+            "retries                            3",
+            "time throttled                61.2 s",
+            "time backing off               1.5 s",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in\n{text}");
+        }
+        let json = report.to_json();
+        assert_eq!(json["retries"], 3);
+        assert_eq!(json["time_throttled_ms"], 61_250);
+        assert_eq!(json["time_backing_off_ms"], 1_500);
     }
 }

@@ -380,35 +380,12 @@ impl<'a> SendContext<'a> {
             };
         }
         let n_rows = sent_rows.len() as u64;
-        let batch_ref = BatchRef {
-            run_id: self.run_id,
-            segment: self.segment,
-            batch_idx,
-            operation,
-        };
-        if operation != Operation::Remove
-            && let Err(error) =
-                self.inflight
-                    .record_batch(self.run_id, batch_idx, self.schema_names, &sent_rows)
-        {
-            self.stop(Problem {
-                message: format!(
-                    "cannot write the in-flight record in {}: {error}",
-                    self.inflight.path().display()
-                ),
-                fix: "Check that the folder is writable and the disk is not full.".to_owned(),
-            });
-            return BatchOutcome::Refused { n_rows };
-        }
-        let user_ids: Vec<&str> = sent_rows.iter().map(|row| row.user_id.as_str()).collect();
+        let batch_ref = self.batch_ref(batch_idx, operation);
         let session_text = session.session_id.to_string();
-        if let Err(error) = self
-            .store
-            .journal_batch_sent(&batch_ref, &user_ids, Some(&session_text))
+        if !self
+            .journal_before_sending(&batch_ref, &sent_rows, Some(&session_text))
             .await
         {
-            self.stop(store_problem("journal the batch", &error));
-            let _ = self.inflight.forget_batch(self.run_id, batch_idx);
             return BatchOutcome::Refused { n_rows };
         }
         let mut waited_for_conflict = false;
@@ -448,6 +425,81 @@ impl<'a> SendContext<'a> {
                     return self.refused(&batch_ref, sent_rows, &error).await;
                 }
             }
+        }
+    }
+
+    /// Journals a batch as sent, with the in-flight record of its rows unless it is a removal
+    /// (write-ahead: before its request goes out). False, with the run stopped, when either
+    /// cannot be written.
+    async fn journal_before_sending(
+        &self,
+        batch_ref: &BatchRef<'_>,
+        rows: &[MemberRow],
+        graph_session_id: Option<&str>,
+    ) -> bool {
+        if batch_ref.operation != Operation::Remove
+            && let Err(error) = self.inflight.record_batch(
+                self.run_id,
+                batch_ref.batch_idx,
+                self.schema_names,
+                rows,
+            )
+        {
+            self.stop(Problem {
+                message: format!(
+                    "cannot write the in-flight record in {}: {error}",
+                    self.inflight.path().display()
+                ),
+                fix: "Check that the folder is writable and the disk is not full.".to_owned(),
+            });
+            return false;
+        }
+        let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
+        if let Err(error) = self
+            .store
+            .journal_batch_sent(batch_ref, &user_ids, graph_session_id)
+            .await
+        {
+            self.stop(store_problem("journal the batch", &error));
+            let _ = self.inflight.forget_batch(self.run_id, batch_ref.batch_idx);
+            return false;
+        }
+        true
+    }
+
+    /// Records that the staying members `rows` may leave Meta's audience with this run's
+    /// removals (they share an identifying key with a removed row, `shared_keys.rs`) and will
+    /// be re-added: an add batch journaled as sent, with its in-flight record, **before** the
+    /// first removal goes out. Until [`SendContext::keep_readd_promise`] settles it, a later run
+    /// treats it as an interrupted add (it re-adds whoever of them is still a member). `None`,
+    /// with the run stopped, when it cannot be recorded: then no removal may be sent.
+    pub async fn promise_readds(&self, rows: &[MemberRow]) -> Option<u32> {
+        let batch_idx = self.next_batch_idx.fetch_add(1, Ordering::Relaxed);
+        let batch_ref = self.batch_ref(batch_idx, Operation::Add);
+        self.journal_before_sending(&batch_ref, rows, None)
+            .await
+            .then_some(batch_idx)
+    }
+
+    /// Settles the promise of [`SendContext::promise_readds`] once every row of it was re-added
+    /// (committing it again changes nothing: its rows are stored as they are).
+    pub async fn keep_readd_promise(&self, batch_idx: u32, rows: &[MemberRow]) {
+        let batch_ref = self.batch_ref(batch_idx, Operation::Add);
+        match self.store.commit_batch(&batch_ref, rows, 0).await {
+            Ok(()) => {
+                let _ = self.inflight.forget_batch(self.run_id, batch_idx);
+            }
+            // Left unsettled: the next run re-adds these members once more, which is harmless.
+            Err(error) => tracing::warn!(%error, "cannot settle the re-add of shared-key members"),
+        }
+    }
+
+    fn batch_ref(&self, batch_idx: u32, operation: Operation) -> BatchRef<'a> {
+        BatchRef {
+            run_id: self.run_id,
+            segment: self.segment,
+            batch_idx,
+            operation,
         }
     }
 

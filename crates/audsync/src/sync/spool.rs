@@ -154,6 +154,20 @@ fn corrupt(detail: String) -> io::Error {
     )
 }
 
+/// A new file in `dir` (created if missing), open for reading and writing, unlinked at once:
+/// Unix keeps it until it is closed, so nothing is left behind, even after `kill -9`.
+pub(crate) fn unlinked_file(dir: &Path, prefix: &str) -> io::Result<File> {
+    fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{prefix}-{}.tmp", uuid::Uuid::new_v4().simple()));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    fs::remove_file(&path)?;
+    Ok(file)
+}
+
 /// Writes the rows of one operation to an unlinked temporary file.
 pub struct SpoolWriter {
     out: BufWriter<File>,
@@ -165,17 +179,8 @@ pub struct SpoolWriter {
 impl SpoolWriter {
     /// Creates the spool in `dir` (created if missing) and unlinks it at once.
     pub fn create(dir: &Path) -> io::Result<SpoolWriter> {
-        fs::create_dir_all(dir)?;
-        let path = dir.join(format!("spool-{}.rows", uuid::Uuid::new_v4().simple()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        // Unix keeps an unlinked file until it is closed: nothing is left behind, ever.
-        fs::remove_file(&path)?;
         Ok(SpoolWriter {
-            out: BufWriter::with_capacity(SPOOL_BUFFER_BYTES, file),
+            out: BufWriter::with_capacity(SPOOL_BUFFER_BYTES, unlinked_file(dir, "spool")?),
             buffer: Vec::with_capacity(2048),
             n_rows: 0,
             n_changed: 0,

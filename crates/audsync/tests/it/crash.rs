@@ -12,7 +12,7 @@ use audsync::sync::CRASH_AFTER_BATCHES_ENV;
 use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, EmulatorConfig, Scenario};
 
 use crate::sync_support::{
-    Customer, SyncHarness, assert_same_keys, csv, customers, expected_emails,
+    Customer, SyncHarness, assert_same_keys, csv, customers, expected_emails, multi_thread,
 };
 
 /// The environment variable the test config reads the token from.
@@ -20,14 +20,6 @@ const TOKEN_ENV: &str = "AUDSYNC_CRASH_TEST_TOKEN";
 
 /// Seed of the kill delays and the churn; set `AUDSYNC_CRASH_SEED` to replay a run.
 const DEFAULT_SEED: u64 = 0x5EED_CA5E;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 /// A small xorshift generator: the test needs reproducible numbers, not good ones.
 struct Rng(u64);
@@ -148,7 +140,7 @@ async fn slow_harness() -> SyncHarness {
 
 #[test]
 fn a_crash_between_acceptance_and_commit_loses_nothing() {
-    let runtime = runtime();
+    let runtime = multi_thread();
     let harness = runtime.block_on(SyncHarness::start_with(EmulatorConfig {
         small_audience_threshold: 0,
         ..EmulatorConfig::default()
@@ -196,7 +188,7 @@ fn a_crash_between_acceptance_and_commit_loses_nothing() {
 
 #[test]
 fn an_interrupted_replace_is_replaced_again_by_the_next_run() {
-    let runtime = runtime();
+    let runtime = multi_thread();
     let harness = runtime.block_on(SyncHarness::start());
     let dir = harness.dir.path();
     let config = write_config(dir, &harness.emulator.base_url());
@@ -244,7 +236,7 @@ fn random_kills_with_churn_converge_to_the_segment() {
         .unwrap_or(DEFAULT_SEED);
     eprintln!("crash test seed {seed} (replay with AUDSYNC_CRASH_SEED={seed})");
     let mut rng = Rng(seed | 1);
-    let runtime = runtime();
+    let runtime = multi_thread();
     let harness = runtime.block_on(slow_harness());
     let dir = harness.dir.path();
     let config = write_config(dir, &harness.emulator.base_url());
@@ -300,4 +292,48 @@ fn random_kills_with_churn_converge_to_the_segment() {
     let (code, stdout, stderr) = run_sync(&config, None);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     runtime.block_on(assert_exact(&harness, dir, &people));
+}
+
+/// Users who leave share their email with users who stay, so removing them takes the stayers
+/// out at Meta too; the run dies right after such a removal (before its commit, and after it
+/// with the re-adds not yet sent). The rerun must still re-add everyone who stays.
+#[test]
+fn a_crash_after_a_removal_that_took_along_staying_users_loses_nobody() {
+    let runtime = multi_thread();
+    for crash_after in [1, 2] {
+        let harness = runtime.block_on(SyncHarness::start());
+        let dir = harness.dir.path();
+        let config = write_config(dir, &harness.emulator.base_url());
+        let stay = customers(0..300);
+        let leave: Vec<Customer> = (0..20)
+            .map(|n| Customer {
+                email: stay[n * 7].email.clone(),
+                ..Customer::numbered(1_000 + n)
+            })
+            .collect();
+        let everyone: Vec<Customer> = stay.iter().chain(&leave).cloned().collect();
+        std::fs::write(dir.join("users.csv"), csv(&everyone)).unwrap();
+        let (code, stdout, stderr) = run_sync(&config, None);
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+
+        // The leavers go and new users come (so that an add batch follows the removals).
+        let people: Vec<Customer> = stay
+            .iter()
+            .cloned()
+            .chain(customers(2_000..2_050))
+            .collect();
+        std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
+        let (code, _, stderr) = run_sync(&config, Some(crash_after));
+        assert_eq!(code, None, "the test hook aborts the process: {stderr}");
+        let audience_id = runtime.block_on(harness.audiences())["CA_crash"].clone();
+        let at_meta = runtime.block_on(harness.member_emails(&audience_id));
+        assert!(
+            !at_meta.contains(&stay[0].email_hash().unwrap()),
+            "the removal took u0 along (it shares an email with a leaver)"
+        );
+
+        let (code, stdout, stderr) = run_sync(&config, None);
+        assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+        runtime.block_on(assert_exact(&harness, dir, &people));
+    }
 }

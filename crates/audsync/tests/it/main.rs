@@ -7,6 +7,7 @@ mod crash;
 mod demo;
 mod emulator;
 mod hash;
+mod shared_keys;
 mod sources;
 mod status;
 mod store;

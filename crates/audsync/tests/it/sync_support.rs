@@ -106,6 +106,15 @@ pub fn assert_same_keys(actual: &BTreeSet<String>, expected: &BTreeSet<String>) 
     }
 }
 
+/// A two-thread runtime for a test (the sync runs its diff on blocking threads).
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 /// Millisecond retries: tests never wait for production backoffs.
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {

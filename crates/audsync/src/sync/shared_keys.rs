@@ -1,0 +1,370 @@
+//! Staying members who share an identifying key with a removed row: found, so the run re-adds
+//! them after its removals.
+//!
+//! # Why
+//! Meta matches a member by any of its identifying keys and merges the rows that share one
+//! into one member; a removal deletes every member matching any identifying key of the row
+//! (contract §12, membership model: "a member is identified by its non-empty key values; add =
+//! upsert, remove = delete any member matching any provided key"). So when a user leaves the
+//! segment and shares an email, a phone, a MADID or an external id with a user who stays, the
+//! removal takes the staying user out of the audience too, while the store still counts them
+//! as a member. Through merged rows this reaches further: every staying member linked to a
+//! removed row by a chain of shared values is one member at Meta with it.
+//!
+//! # How (memory stays flat)
+//! 1. During the diff, each unchanged member's identifying values are reduced to 64-bit
+//!    [`KeyToken`]s and written to a [`TokenSpoolWriter`] (a file, 8 bytes per value plus the
+//!    user hash), since the removals are only known once the whole source was read.
+//! 2. After the diff, the tokens of every removal row (old rows of changed users, members who
+//!    left, rows an interrupted run left) are collected: a small set.
+//! 3. [`staying_members_hit`] reads the token spool: a member holding a token of the set is hit;
+//!    its other tokens join the set and the spool is read again until nothing new is hit (the
+//!    chains above). Usually two passes.
+//! 4. The sync fetches the rows of the members hit from the store, records them as an add
+//!    batch that may not have happened (journal + in-flight record) **before** the first
+//!    removal goes out, and re-adds them after the removals. A crash anywhere in between leaves
+//!    that record unsettled: the next run re-adds them (if they are still members), as for any
+//!    interrupted add.
+//!
+//! A 64-bit token collision can only add a member to the re-adds: harmless (adds are upserts).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::hash::{DefaultHasher, Hasher};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use audsync_core::{KeyValue, MatchKey, Member};
+
+use crate::sync::spool::unlinked_file;
+
+/// Keys by which Meta identifies a member on their own (contract §12 rule: EMAIL, PHONE,
+/// MADID, EXTERN_ID, APPUID, PAGEUID; audsync sends the first four). Other keys (names, city,
+/// birth date, …) only help matching and never merge or remove members.
+pub const IDENTIFYING_KEYS: [MatchKey; 4] = [
+    MatchKey::Email,
+    MatchKey::Phone,
+    MatchKey::Madid,
+    MatchKey::ExternId,
+];
+
+/// 64 bits of one identifying key's value (0: no value). Only compared within one run.
+pub type KeyToken = u64;
+
+/// Buffer of token spool writers and readers.
+const TOKEN_SPOOL_BUFFER_BYTES: usize = 1 << 20;
+
+/// The identifying keys of an audience schema, with their positions in its wire rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentifyingColumns {
+    columns: Vec<(usize, MatchKey)>,
+}
+
+impl IdentifyingColumns {
+    /// The identifying keys of `schema`, in schema order.
+    pub fn of_schema(schema: &[MatchKey]) -> IdentifyingColumns {
+        IdentifyingColumns {
+            columns: schema
+                .iter()
+                .enumerate()
+                .filter(|(_, key)| IDENTIFYING_KEYS.contains(key))
+                .map(|(position, key)| (position, *key))
+                .collect(),
+        }
+    }
+
+    /// The number of identifying keys (tokens per member).
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// Appends one token per identifying key of `member` (0 where it has no value).
+    pub fn push_member_tokens(&self, member: &Member, out: &mut Vec<KeyToken>) {
+        out.extend(self.columns.iter().map(|(_, key)| {
+            let bits = match member.get(*key) {
+                KeyValue::Absent => return 0,
+                KeyValue::Hashed(digest) => digest_bits(digest),
+                KeyValue::Plain(text) => wire_bits(text),
+            };
+            token(*key, bits)
+        }));
+    }
+
+    /// Appends one token per identifying key of a wire row in schema order (0 where empty).
+    pub fn push_row_tokens(&self, wire_row: &[String], out: &mut Vec<KeyToken>) {
+        out.extend(self.columns.iter().map(|(position, key)| {
+            match wire_row.get(*position).filter(|value| !value.is_empty()) {
+                Some(value) => token(*key, wire_bits(value)),
+                None => 0,
+            }
+        }));
+    }
+}
+
+/// The first 8 bytes of a digest: what [`wire_bits`] reads from its 64-hex wire form.
+fn digest_bits(digest: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// 64 bits of a wire value: the first 8 bytes of a 64-hex digest (as [`digest_bits`]), else a
+/// hash of the text (EXTERN_ID, MADID).
+fn wire_bits(value: &str) -> u64 {
+    let bytes = value.as_bytes();
+    if bytes.len() == 64 && bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return bytes[..16].iter().fold(0u64, |bits, digit| {
+            let nibble = match digit {
+                b'0'..=b'9' => digit - b'0',
+                _ => digit - b'a' + 10,
+            };
+            (bits << 4) | u64::from(nibble)
+        });
+    }
+    // SipHash with fixed keys: the same within a process, which is all a run needs.
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+/// The token of a value of `key` (never 0: 0 means "no value").
+fn token(key: MatchKey, bits: u64) -> KeyToken {
+    // splitmix64's finalizer over the value and the key: equal values of different keys differ.
+    let mut mixed = bits ^ (key.index() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (mixed ^ (mixed >> 31)).max(1)
+}
+
+/// Writes, per unchanged member, its user hash and its tokens to an unlinked file.
+pub struct TokenSpoolWriter {
+    out: BufWriter<File>,
+    tokens_per_member: usize,
+    n_members: u64,
+}
+
+impl TokenSpoolWriter {
+    pub fn create(dir: &Path, tokens_per_member: usize) -> io::Result<TokenSpoolWriter> {
+        Ok(TokenSpoolWriter {
+            out: BufWriter::with_capacity(TOKEN_SPOOL_BUFFER_BYTES, unlinked_file(dir, "tokens")?),
+            tokens_per_member,
+            n_members: 0,
+        })
+    }
+
+    /// Appends a member; `tokens` holds exactly `tokens_per_member` tokens.
+    pub fn push(&mut self, user_hash: u64, tokens: &[KeyToken]) -> io::Result<()> {
+        debug_assert_eq!(tokens.len(), self.tokens_per_member);
+        self.out.write_all(&user_hash.to_le_bytes())?;
+        for token in tokens {
+            self.out.write_all(&token.to_le_bytes())?;
+        }
+        self.n_members += 1;
+        Ok(())
+    }
+
+    pub fn n_members(&self) -> u64 {
+        self.n_members
+    }
+
+    /// Ends writing; the members are read back from the start.
+    pub fn finish(self) -> io::Result<TokenSpoolReader> {
+        let mut file = self.out.into_inner().map_err(|error| error.into_error())?;
+        io::Seek::rewind(&mut file)?;
+        Ok(TokenSpoolReader {
+            input: BufReader::with_capacity(TOKEN_SPOOL_BUFFER_BYTES, file),
+            tokens_per_member: self.tokens_per_member,
+            n_members: self.n_members,
+        })
+    }
+}
+
+/// Reads a finished token spool, as often as needed.
+pub struct TokenSpoolReader {
+    input: BufReader<File>,
+    tokens_per_member: usize,
+    n_members: u64,
+}
+
+impl TokenSpoolReader {
+    pub fn n_members(&self) -> u64 {
+        self.n_members
+    }
+
+    /// Calls `visit(user_hash, tokens)` for every member, from the first.
+    fn for_each(&mut self, mut visit: impl FnMut(u64, &[KeyToken])) -> io::Result<()> {
+        io::Seek::rewind(&mut self.input)?;
+        let mut record = vec![0u8; 8 * (1 + self.tokens_per_member)];
+        let mut tokens = vec![0; self.tokens_per_member];
+        for _ in 0..self.n_members {
+            self.input.read_exact(&mut record)?;
+            let mut words = record
+                .chunks_exact(8)
+                .map(|word| u64::from_le_bytes(word.try_into().expect("8-byte chunks")));
+            let user_hash = words.next().expect("a record starts with the user hash");
+            for (slot, word) in tokens.iter_mut().zip(words) {
+                *slot = word;
+            }
+            visit(user_hash, &tokens);
+        }
+        Ok(())
+    }
+}
+
+/// The user hashes of the staying members Meta would remove along with rows holding
+/// `removal_tokens`: members holding one of them, and members linked to those by further
+/// shared values (see the module doc). Reads the spool once, plus once per link of the chain.
+pub fn staying_members_hit(
+    spool: &mut TokenSpoolReader,
+    removal_tokens: impl IntoIterator<Item = KeyToken>,
+) -> io::Result<HashSet<u64>> {
+    let mut reached: HashSet<KeyToken> = removal_tokens
+        .into_iter()
+        .filter(|token| *token != 0)
+        .collect();
+    let mut hit = HashSet::new();
+    if reached.is_empty() {
+        return Ok(hit);
+    }
+    loop {
+        let mut new_tokens: Vec<KeyToken> = Vec::new();
+        spool.for_each(|user_hash, tokens| {
+            if !hit.contains(&user_hash) && tokens.iter().any(|token| reached.contains(token)) {
+                hit.insert(user_hash);
+                new_tokens.extend(
+                    tokens
+                        .iter()
+                        .filter(|token| **token != 0 && !reached.contains(*token)),
+                );
+            }
+        })?;
+        if new_tokens.is_empty() {
+            return Ok(hit);
+        }
+        reached.extend(new_tokens);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMAIL_A: &str = "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79";
+    const EMAIL_B: &str = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_identifying_keys_make_tokens() {
+        let columns = IdentifyingColumns::of_schema(&[
+            MatchKey::ExternId,
+            MatchKey::Email,
+            MatchKey::Fn,
+            MatchKey::Phone,
+        ]);
+        assert_eq!(columns.len(), 3);
+        let mut tokens = Vec::new();
+        columns.push_row_tokens(&strings(&["crm-1", EMAIL_A, EMAIL_B, ""]), &mut tokens);
+        assert_eq!(tokens.len(), 3);
+        assert!(tokens[0] != 0 && tokens[1] != 0);
+        assert_eq!(tokens[2], 0, "an empty phone has no token");
+        assert!(IdentifyingColumns::of_schema(&[MatchKey::Fn, MatchKey::Zip]).is_empty());
+    }
+
+    #[test]
+    fn a_member_and_its_wire_row_give_the_same_tokens() {
+        let schema = [MatchKey::ExternId, MatchKey::Email, MatchKey::Phone];
+        let columns = IdentifyingColumns::of_schema(&schema);
+        let engine = audsync_core::Engine::new(
+            audsync_core::NormalizeOptions::new(2026),
+            audsync_core::EligibilityRule::default(),
+        );
+        let fields = [
+            audsync_core::Field::Key(MatchKey::ExternId),
+            audsync_core::Field::Key(MatchKey::Email),
+            audsync_core::Field::Key(MatchKey::Phone),
+        ];
+        let mut scratch = audsync_core::Scratch::new();
+        let outcome = engine.process(
+            &fields,
+            &["CRM-42", " Jane.Doe@Example.com", "+33 6 12 34 56 78"],
+            &mut scratch,
+        );
+        let audsync_core::RowOutcome::Member(member) = outcome else {
+            panic!("the row is a member: {outcome:?}");
+        };
+        let wire_row = crate::sync::diff::wire_row(&member, &schema);
+        let (mut from_member, mut from_row) = (Vec::new(), Vec::new());
+        columns.push_member_tokens(&member, &mut from_member);
+        columns.push_row_tokens(&wire_row, &mut from_row);
+        assert_eq!(from_member, from_row);
+        assert!(from_member.iter().all(|token| *token != 0));
+    }
+
+    #[test]
+    fn equal_values_of_different_keys_are_different_tokens() {
+        assert_ne!(
+            token(MatchKey::Email, wire_bits(EMAIL_A)),
+            token(MatchKey::Phone, wire_bits(EMAIL_A))
+        );
+        assert_ne!(wire_bits(EMAIL_A), wire_bits(EMAIL_B));
+        // A 64-hex EXTERN_ID and the digest bytes read the same way.
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&[0xf1, 0x90, 0x4c, 0xf1, 0xa9, 0xd7, 0x3a, 0x55]);
+        assert_eq!(digest_bits(&digest), wire_bits(EMAIL_A));
+    }
+
+    /// A spool of members `(user hash, tokens)`.
+    fn spool(members: &[(u64, [KeyToken; 2])]) -> TokenSpoolReader {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = TokenSpoolWriter::create(dir.path(), 2).unwrap();
+        for (user_hash, tokens) in members {
+            writer.push(*user_hash, tokens).unwrap();
+        }
+        assert_eq!(writer.n_members(), members.len() as u64);
+        writer.finish().unwrap()
+    }
+
+    #[test]
+    fn members_linked_to_a_removed_row_by_a_chain_of_shared_values_are_hit() {
+        let (email_1, email_2, email_3) = (
+            token(MatchKey::Email, 1),
+            token(MatchKey::Email, 2),
+            token(MatchKey::Email, 3),
+        );
+        let (phone_1, phone_3) = (token(MatchKey::Phone, 1), token(MatchKey::Phone, 3));
+        // Members 1 and 2 share a phone; member 3 shares nothing; member 4 has no values.
+        let mut reader = spool(&[
+            (1, [email_1, phone_1]),
+            (2, [email_2, phone_1]),
+            (3, [email_3, phone_3]),
+            (4, [0, 0]),
+        ]);
+        let table: [(&[KeyToken], &[u64]); 7] = [
+            (&[], &[]),
+            (&[token(MatchKey::Email, 9)], &[]),
+            // Member 1 by its email, then member 2 through member 1's phone.
+            (&[email_1], &[1, 2]),
+            (&[email_2], &[1, 2]),
+            (&[phone_3], &[3]),
+            (&[email_1, phone_3, token(MatchKey::Madid, 5)], &[1, 2, 3]),
+            // The value of member 2's email, but as a phone: not shared.
+            (&[token(MatchKey::Phone, 2)], &[]),
+        ];
+        for (removal_tokens, expected) in table {
+            let mut hit: Vec<u64> =
+                staying_members_hit(&mut reader, removal_tokens.iter().copied())
+                    .unwrap()
+                    .into_iter()
+                    .collect();
+            hit.sort_unstable();
+            assert_eq!(hit, expected, "removal tokens {removal_tokens:?}");
+        }
+    }
+}
