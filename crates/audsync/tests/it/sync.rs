@@ -343,6 +343,56 @@ fn a_throttled_run_completes() {
 }
 
 #[test]
+fn the_report_counts_the_graph_clients_retries_and_time_throttled() {
+    multi_thread().block_on(async {
+        let harness = SyncHarness::start().await;
+        let spec = harness.spec("counted", &customers(0..300));
+        let clean = harness.sync(&spec).await;
+        assert_eq!(clean.outcome, Outcome::Succeeded, "{clean}");
+        assert_eq!(
+            (
+                clean.retries,
+                clean.time_throttled_ms,
+                clean.time_backing_off_ms
+            ),
+            (0, 0, 0),
+            "{clean}"
+        );
+        let n_requests_before = harness.requests().await.len();
+        // 5 calls per hour, then 80003 until 2 s have passed. A new audience of three
+        // batches takes more calls than that.
+        harness.set_scenario("throttled").await;
+        let spec = harness.spec("throttled", &customers(0..25_000));
+        let report = harness.sync(&spec).await;
+        assert_eq!(report.outcome, Outcome::Succeeded, "{report}");
+        assert_eq!(report.added, 25_000);
+        let n_throttled = harness.requests().await[n_requests_before..]
+            .iter()
+            .filter(|(_, _, status)| *status == 400)
+            .count() as u64;
+        assert!(n_throttled > 0, "nothing was throttled");
+        // Every throttled answer was retried, and nothing else failed.
+        assert_eq!(report.retries, n_throttled, "{report}");
+        // The client waited out the announced 2 s at least once, within the run.
+        assert!(
+            report.time_throttled_ms >= 1_900 && report.time_throttled_ms <= report.duration_ms,
+            "{report}"
+        );
+        assert_eq!(report.time_backing_off_ms, 0, "{report}");
+        let stored = harness
+            .store
+            .last_run("throttled")
+            .await
+            .expect("the store answers")
+            .and_then(|run| run.report)
+            .expect("the run record has its report");
+        assert_eq!(stored["retries"], report.retries);
+        assert_eq!(stored["time_throttled_ms"], report.time_throttled_ms);
+        harness.set_scenario_toml(None).await;
+    });
+}
+
+#[test]
 fn removals_refused_on_a_small_audience_stay_pending() {
     multi_thread().block_on(async {
         // The emulator's default: a removal leaving fewer than 100 members is refused.
