@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use audsync::store::{
-    AudienceRecord, Backend, BatchRef, BatchState, MemberIndex, MemberRow, Observed, Operation,
-    RunStatus, Store, StoreError,
+    AudienceRecord, Backend, BatchRef, BatchState, InflightRows, MemberIndex, MemberRow, Observed,
+    Operation, ReplaceSession, RunStatus, Store, StoreError,
 };
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::support::PgSchema;
 
@@ -88,7 +90,32 @@ on_both_backends!(
     member_index_of_200k_members_diffs_exactly_in_16_bytes_each,
     reset_segment_forgets_only_that_segment,
     removals_by_user_hash_search_the_user_hash_index,
+    inflight_rows_stay_in_the_journal_until_their_batch_is_settled,
+    interrupted_replace_sessions_are_kept_per_segment,
+    a_dead_holders_lease_is_taken_over_at_once_by_exactly_one_process,
 );
+
+/// A database holding only the first migration, as audsync left it before it kept in-flight
+/// rows in the store, migrated by `Store::connect`, on each backend.
+mod a_database_of_the_first_schema_migrates_and_keeps_its_state {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        super::first_schema_database_migrates_and_keeps_its_state(&url, super::Backend::Sqlite)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let schema = crate::support::PgSchema::create().await;
+        super::first_schema_database_migrates_and_keeps_its_state(
+            &schema.url,
+            super::Backend::Postgres,
+        )
+        .await;
+    }
+}
 
 fn fingerprint(user_idx: u64, version: u8) -> [u8; 16] {
     let mut fingerprint = [version; 16];
@@ -598,6 +625,343 @@ async fn reset_segment_forgets_only_that_segment(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A pool of its own on the test's database, for SQL the store does not offer.
+async fn raw_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = if url.starts_with("sqlite:") {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    sqlx::AnyPool::connect(&url).await.expect("a raw pool")
+}
+
+async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: TestDb) {
+    let store = &db.store;
+    let schema: Vec<String> = ["EMAIL", "PHONE", "EXTERN_ID"].map(String::from).to_vec();
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let rows: Vec<MemberRow> = (0..2_000).map(|user_idx| member(user_idx, 1)).collect();
+    let add = BatchRef {
+        run_id: &run_id,
+        segment: "newsletter",
+        batch_idx: 0,
+        operation: Operation::Add,
+    };
+    let removal = BatchRef {
+        batch_idx: 1,
+        operation: Operation::Remove,
+        ..add
+    };
+    let replace = BatchRef {
+        batch_idx: 2,
+        operation: Operation::Replace,
+        ..add
+    };
+    store
+        .journal_batch_sent_with_rows(&add, &schema, &rows, Some("11"))
+        .await
+        .unwrap();
+    store
+        .journal_batch_sent_with_rows(&removal, &schema, &rows[..10], Some("12"))
+        .await
+        .unwrap();
+    store
+        .journal_batch_sent_with_rows(&replace, &schema, &rows[..3], Some("13"))
+        .await
+        .unwrap();
+
+    // Another process (another host sharing the store) reads the rows back exactly.
+    let other_host = db.second_process().await;
+    let unsettled = other_host.unsettled_batches("newsletter").await.unwrap();
+    let by_idx = |batch_idx: u32| {
+        unsettled
+            .iter()
+            .find(|entry| entry.batch_idx == batch_idx)
+            .expect("the batch is unsettled")
+    };
+    assert_eq!(unsettled.len(), 3);
+    assert_eq!(
+        by_idx(0).inflight,
+        Some(InflightRows {
+            schema: schema.clone(),
+            rows: rows.clone()
+        })
+    );
+    assert_eq!(by_idx(0).user_ids.len(), 2_000);
+    // A removal keeps only its user ids: its rows are the stored members.
+    assert_eq!(by_idx(1).inflight, None);
+    assert_eq!(by_idx(1).user_ids[9], "user-9");
+    assert_eq!(by_idx(2).inflight.as_ref().unwrap().rows, rows[..3]);
+
+    // Packed: a row (user id, fingerprint and three values) takes fewer bytes than the hex
+    // digits of its two digests alone.
+    let pool = raw_pool(&db.url).await;
+    let packed_bytes: i64 = sqlx::query_scalar(
+        "SELECT length(inflight_rows) FROM journal WHERE run_id = $1 AND batch_idx = 0",
+    )
+    .bind(run_id.as_str())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let hex_digits_per_row = 2 * 64;
+    assert!(
+        packed_bytes < 2_000 * hex_digits_per_row,
+        "{packed_bytes} bytes for 2,000 rows"
+    );
+
+    // A retry records the batch again, with the rows it sends now.
+    store
+        .journal_batch_sent_with_rows(&add, &schema, &rows[..5], Some("14"))
+        .await
+        .unwrap();
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal[0].inflight.as_ref().unwrap().rows, rows[..5]);
+    assert_eq!(journal[0].graph_session_id.as_deref(), Some("14"));
+
+    // Settling forgets them.
+    store
+        .journal_batch_refused(&add, "superseded: run R sent its changes again")
+        .await
+        .unwrap();
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal[0].state, BatchState::Refused);
+    assert_eq!(journal[0].inflight, None);
+    let with_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE inflight_rows IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(with_rows, 1, "only the replace still holds rows");
+
+    // The schema refuses a settled entry that still holds rows.
+    let settled_with_rows =
+        sqlx::query("UPDATE journal SET state = 'accepted' WHERE run_id = $1 AND batch_idx = 2")
+            .bind(run_id.as_str())
+            .execute(&pool)
+            .await;
+    assert!(settled_with_rows.is_err(), "{settled_with_rows:?}");
+    pool.close().await;
+}
+
+async fn replace_session_id(store: &Store, segment: &str) -> Option<u64> {
+    let session = store.replace_session(segment).await.unwrap();
+    session.map(|session| session.session_id)
+}
+
+async fn interrupted_replace_sessions_are_kept_per_segment(db: TestDb) {
+    let store = &db.store;
+    assert_eq!(store.replace_session("newsletter").await.unwrap(), None);
+    let before = SystemTime::now() - Duration::from_secs(1);
+    // Session ids are positive 63-bit numbers (the Graph client's `Session::start`).
+    let big_session = i64::MAX as u64;
+    store
+        .record_replace_session("newsletter", "23849182047670582", big_session)
+        .await
+        .unwrap();
+    store
+        .record_replace_session("churned", "777", 5)
+        .await
+        .unwrap();
+
+    let other_host = db.second_process().await;
+    let session = other_host
+        .replace_session("newsletter")
+        .await
+        .unwrap()
+        .expect("the interrupted session");
+    assert_eq!(
+        (session.audience_id.as_str(), session.session_id),
+        ("23849182047670582", big_session)
+    );
+    assert!(session.started_at >= before && session.started_at <= SystemTime::now());
+
+    // A new session of the segment takes the place of the old one.
+    store
+        .record_replace_session("newsletter", "23849182047670582", 42)
+        .await
+        .unwrap();
+    assert_eq!(
+        replace_session_id(&other_host, "newsletter").await,
+        Some(42)
+    );
+    store.forget_replace_session("newsletter").await.unwrap();
+    store.forget_replace_session("newsletter").await.unwrap();
+    assert_eq!(
+        other_host.replace_session("newsletter").await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.replace_session("churned").await.unwrap(),
+        Some(ReplaceSession { session_id: 5, .. })
+    ));
+}
+
+async fn a_dead_holders_lease_is_taken_over_at_once_by_exactly_one_process(db: TestDb) {
+    let store = &db.store;
+    let dead = store
+        .acquire_lease("newsletter", "dead", Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.acquire_lease("newsletter", "impatient", Duration::from_secs(60)).await,
+        Err(StoreError::LeaseHeld { holder, .. }) if holder == "dead"
+    ));
+
+    // Several processes find the dead holder at once: one takes its lease over, the others are
+    // told who did.
+    let stores = [db.store.clone(), db.second_process().await];
+    let barrier = Arc::new(tokio::sync::Barrier::new(6));
+    let mut tasks = Vec::new();
+    for task_idx in 0..6 {
+        let store = stores[task_idx % 2].clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            let holder = format!("heir-{task_idx}");
+            barrier.wait().await;
+            store
+                .take_over_lease("newsletter", "dead", &holder, Duration::from_secs(60))
+                .await
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut told = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(lease) => winners.push(lease),
+            Err(StoreError::LeaseHeld { holder, .. }) => told.push(holder),
+            Err(error) => panic!("unexpected error {error:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert!(winners[0].holder.starts_with("heir-"));
+    assert!(winners[0].expires_at < dead.expires_at);
+    assert_eq!(told, vec![winners[0].holder.clone(); 5]);
+    assert!(matches!(
+        store.renew_lease(&dead, Duration::from_secs(60)).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    store
+        .renew_lease(&winners[0], Duration::from_secs(60))
+        .await
+        .expect("the heir holds the lease");
+
+    // A holder that is gone from the table: the lease is acquired as usual.
+    store.release_lease(&winners[0]).await.unwrap();
+    let late = store
+        .take_over_lease("newsletter", "dead", "late", Duration::from_secs(60))
+        .await
+        .expect("a free lease is taken");
+    assert_eq!(late.holder, "late");
+    store
+        .take_over_lease("churned", "dead", "late", Duration::from_secs(60))
+        .await
+        .expect("a segment without a lease");
+}
+
+/// Opens `url` with only the first migration (the schema of audsync before in-flight rows and
+/// replace sessions were kept in the store), writes state as that audsync did, then lets
+/// `Store::connect` migrate it.
+async fn first_schema_database_migrates_and_keeps_its_state(url: &str, backend: Backend) {
+    let pool = raw_pool(url).await;
+    let first_sql = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0001_state.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0001_state.sql"),
+    };
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "state".into(),
+        MigrationType::Simple,
+        first_sql.into_sql_str(),
+        false,
+    )])
+    .run(&pool)
+    .await
+    .expect("the first migration runs");
+    let old = member(1, 1);
+    let statements = [
+        "INSERT INTO audiences VALUES ('newsletter', 'meta', '1234', '2384', \
+         'CA_newsletter', '[\"EMAIL\",\"PHONE\",\"EXTERN_ID\"]', 1700000000000)",
+        "INSERT INTO runs (id, segment, started_at, status) \
+         VALUES ('old-run', 'newsletter', 1700000000000, 'running')",
+        "INSERT INTO journal (run_id, batch_idx, operation, n_rows, user_ids, state, \
+         graph_session_id, sent_at) \
+         VALUES ('old-run', 3, 'add', 1, '[\"user-1\"]', 'sent', '99', 1700000000001)",
+        "INSERT INTO leases VALUES ('newsletter', 'pid 1 on gone (0)', 1700000000000)",
+    ];
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    sqlx::query(
+        "INSERT INTO members (segment, user_id, user_hash, index_check, fingerprint, wire_row) \
+         VALUES ('newsletter', $1, 5, 6, $2, $3)",
+    )
+    .bind(old.user_id.as_str())
+    .bind(old.fingerprint.to_vec())
+    .bind(serde_json::to_string(&old.wire_row).unwrap())
+    .execute(&pool)
+    .await
+    .expect("an old member");
+    pool.close().await;
+
+    let store = Store::connect(url)
+        .await
+        .expect("the old database migrates");
+    assert_eq!(
+        store.audience("newsletter").await.unwrap().unwrap().schema,
+        ["EMAIL", "PHONE", "EXTERN_ID"]
+    );
+    assert_eq!(
+        store.member_rows("newsletter", &["user-1"]).await.unwrap(),
+        vec![old.clone()]
+    );
+    // The old run's batch is unsettled, without rows: they were in a file of that host.
+    let unsettled = store.unsettled_batches("newsletter").await.unwrap();
+    assert_eq!(unsettled.len(), 1);
+    assert_eq!(unsettled[0].user_ids, ["user-1"]);
+    assert_eq!(unsettled[0].inflight, None);
+    // The new run settles it, keeps rows of its own batches, replace sessions and leases.
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    let old_run = audsync::store::RunId::from_string("old-run".to_owned());
+    let old_batch = BatchRef {
+        run_id: &old_run,
+        segment: "newsletter",
+        batch_idx: 3,
+        operation: Operation::Add,
+    };
+    store
+        .journal_batch_refused(&old_batch, "superseded")
+        .await
+        .unwrap();
+    let batch = BatchRef {
+        run_id: &run_id,
+        ..old_batch
+    };
+    let schema: Vec<String> = ["EMAIL", "PHONE", "EXTERN_ID"].map(String::from).to_vec();
+    store
+        .journal_batch_sent_with_rows(&batch, &schema, &[member(2, 1)], None)
+        .await
+        .unwrap();
+    let unsettled = store.unsettled_batches("newsletter").await.unwrap();
+    assert_eq!(unsettled.len(), 1);
+    assert_eq!(unsettled[0].inflight.as_ref().unwrap().rows, [member(2, 1)]);
+    store
+        .record_replace_session("newsletter", "2384", 7)
+        .await
+        .unwrap();
+    assert_eq!(replace_session_id(&store, "newsletter").await, Some(7));
+    store
+        .acquire_lease("newsletter", "new", Duration::from_secs(60))
+        .await
+        .expect("the old lease expired long ago");
+    store.close().await;
+    // Connecting again finds every migration applied.
+    Store::connect(url)
+        .await
+        .expect("an up-to-date database opens")
+        .close()
+        .await;
 }
 
 /// Not a test but a measurement (`cargo test -p audsync --release --test it --
