@@ -27,7 +27,9 @@ use secrecy::SecretString;
 use sqlx::Connection;
 
 use crate::support::{PgSchema, TestDir, arg, audsync};
-use crate::sync_support::{Customer, SyncHarness, assert_same_keys, customers, expected_emails};
+use crate::sync_support::{
+    Customer, SyncHarness, assert_same_keys, customers, expected_emails, multi_thread,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -107,14 +109,6 @@ fn rows_and_error(spec: &SourceSpec) -> (usize, String) {
         }
     }
     panic!("{spec:?} read without error");
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
 }
 
 // ---------------------------------------------------------------------------------------------

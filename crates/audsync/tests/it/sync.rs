@@ -9,15 +9,8 @@ use audsync_emulator::EmulatorConfig;
 
 use crate::sync_support::{
     Customer, SyncHarness, assert_same_keys, customers, emulator_config, expected_emails,
+    multi_thread,
 };
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 #[test]
 fn first_sync_creates_the_audience_and_uploads_every_member() {

@@ -5,16 +5,13 @@ use audsync::store::Store;
 use audsync::sync::Outcome;
 
 use crate::support::PgSchema;
-use crate::sync_support::{SyncHarness, assert_same_keys, customers, expected_emails};
+use crate::sync_support::{
+    SyncHarness, assert_same_keys, customers, expected_emails, multi_thread,
+};
 
 #[test]
 fn a_sync_on_postgresql_adds_removes_and_changes_exactly() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    multi_thread().block_on(async {
         let schema = PgSchema::create().await;
         let mut harness = SyncHarness::start().await;
         let store = Store::connect(&schema.url)
