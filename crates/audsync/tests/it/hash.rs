@@ -1,15 +1,10 @@
 //! `audsync hash` end to end: mapping, formats, rejects, exit codes, order.
 
-use sha2::{Digest, Sha256};
-
 use crate::support::{TestDir, arg, audsync, audsync_with_stdin};
+use crate::sync_support::sha256_hex;
 
 /// Meta's own example (contract §11): sha256("mary@example.com").
 const MARY_EMAIL_SHA256: &str = "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79";
-
-fn sha256_hex(text: &str) -> String {
-    const_hex::encode(Sha256::digest(text.as_bytes()))
-}
 
 /// The count on the summary line that starts with `label` (e.g. `rows read`).
 fn summary_count(stderr: &str, label: &str) -> u64 {
