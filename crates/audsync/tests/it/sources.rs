@@ -443,17 +443,22 @@ fn a_glob_of_parquet_files_reads_each_row_group_of_each_file() {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-/// A SQLite database file with a typed `customers` table.
-async fn sqlite_customers(dir: &Path) -> String {
-    let path = dir.join("crm.db");
-    let url = format!("sqlite://{}", path.display());
+/// A connection to the SQLite database at `url`, creating the file if missing.
+async fn sqlite_connection(url: &str) -> sqlx::SqliteConnection {
     let options = url
         .parse::<sqlx::sqlite::SqliteConnectOptions>()
         .unwrap()
         .create_if_missing(true);
-    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+    sqlx::SqliteConnection::connect_with(&options)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A SQLite database file with a typed `customers` table.
+async fn sqlite_customers(dir: &Path) -> String {
+    let path = dir.join("crm.db");
+    let url = format!("sqlite://{}", path.display());
+    let mut connection = sqlite_connection(&url).await;
     sqlx::raw_sql(
         "CREATE TABLE customers (id INTEGER, email TEXT, phone TEXT, dob DATE, signup DATETIME,
                                  consent BOOLEAN, balance REAL, note BLOB);
@@ -547,10 +552,7 @@ async fn sqlite_errors_are_clear_and_queries_cannot_write() {
         &url,
     ));
     assert!(write.contains("readonly"), "{write}");
-    let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
-    let mut connection = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut connection = sqlite_connection(&url).await;
     let (n_rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM customers")
         .fetch_one(&mut connection)
         .await
@@ -735,13 +737,7 @@ fn spec_reading(
 /// A SQLite table of `people` (the harness's columns).
 async fn sqlite_people(path: &Path, people: &[Customer]) -> String {
     let url = format!("sqlite://{}", path.display());
-    let options = url
-        .parse::<sqlx::sqlite::SqliteConnectOptions>()
-        .unwrap()
-        .create_if_missing(true);
-    let mut connection = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut connection = sqlite_connection(&url).await;
     sqlx::raw_sql(
         "DROP TABLE IF EXISTS people;
          CREATE TABLE people (user_id TEXT, email TEXT, phone TEXT, consent TEXT)",
