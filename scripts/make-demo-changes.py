@@ -12,10 +12,11 @@ From the example segment (examples/customers.csv, made by `scripts/gen-users.py 
 - about 1% change their email address (a new, valid address; every other cell unchanged).
 The example file has no consent column, so nobody withdraws consent here.
 
-Users who leave or change their email are drawn among those whose email is nobody else's:
-Meta counts users sharing an identifier as one person and removes a person by any of their
-identifiers, so removing a user who shares an email would also remove the other user at Meta.
-The demo keeps its expected figures exact by not touching those (see the README, "audsync demo").
+Users who leave or change their email are drawn among all users, also those who share their
+email with someone else (about a third of the example's addresses are shared). Meta counts users
+sharing an identifier as one person and removes a person by any of their identifiers, so such a
+removal also takes the other user out at Meta: the second sync re-adds them, and the demo's last
+step checks that Meta holds exactly the people expected (see the README, "audsync demo").
 
 Rows keep their order; new users are appended. The same input and --seed always give the same
 file.
@@ -62,21 +63,16 @@ def main():
     first_col, last_col = header.index("first_name"), header.index("last_name")
 
     keys = [email_key(row[email_col]) for row in rows]
-    n_by_key = {}
-    for key in keys:
-        if key:
-            n_by_key[key] = n_by_key.get(key, 0) + 1
-    own_email = [not key or n_by_key[key] == 1 for key in keys]
 
     rng = random.Random(args.seed)
-    candidates = [idx for idx, row in enumerate(rows) if row[user_id_col] and own_email[idx]]
+    candidates = [idx for idx, row in enumerate(rows) if row[user_id_col]]
     leavers = set(rng.sample(candidates, round(LEAVE_SHARE * len(rows))))
     changers = [idx for idx in candidates
                 if idx not in leavers and PLAUSIBLE_EMAIL.match(keys[idx])
                 and (rows[idx][first_col].strip() or rows[idx][last_col].strip())]
     changers = sorted(rng.sample(changers, round(EMAIL_CHANGE_SHARE * len(rows))))
 
-    taken = set(n_by_key)
+    taken = set(key for key in keys if key)
     for idx in changers:
         local = keys[idx].split("@")[0]
         while True:
