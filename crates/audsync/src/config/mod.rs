@@ -26,6 +26,7 @@ use audsync_core::{CountryCode, DateOrder, EligibilityRule, Field, MatchKey, Nam
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::secrets::{self, SecretKey};
+use crate::sources::FileFormat;
 
 pub use env::Environment;
 pub use raw::{RawConfig, RawConnector, RawQuerySource, RawSegment, RawSource};
@@ -201,21 +202,11 @@ pub enum Source {
         pattern: String,
         /// Resolved against the config file's folder.
         path: PathBuf,
+        /// From the extension (a known one: see [`FileFormat::from_known_extension`]).
         format: FileFormat,
     },
     /// A query against SQLite or PostgreSQL.
     Query { sql: String, database: DatabaseUrl },
-}
-
-/// A file source's format, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    /// `.csv`, `.tsv`, `.txt` (delimiter sniffed).
-    Csv,
-    /// `.jsonl`, `.ndjson`.
-    JsonLines,
-    /// `.parquet`.
-    Parquet,
 }
 
 /// How a sync changes the audience.
@@ -785,22 +776,16 @@ fn check_source(
                 problems.push(format!("{path}: empty path"));
                 return None;
             }
-            let extension = Path::new(&pattern)
-                .extension()
-                .and_then(|extension| extension.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            let format = match extension.as_str() {
-                "csv" | "tsv" | "txt" => FileFormat::Csv,
-                "jsonl" | "ndjson" => FileFormat::JsonLines,
-                "parquet" => FileFormat::Parquet,
-                other => {
-                    problems.push(format!(
-                        "{path}: cannot tell the format of {pattern:?} from its extension \
-                         {other:?} (expected .csv, .tsv, .txt, .jsonl, .ndjson or .parquet)"
-                    ));
-                    return None;
-                }
+            let Some(format) = FileFormat::from_known_extension(Path::new(&pattern)) else {
+                let extension = Path::new(&pattern)
+                    .extension()
+                    .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{path}: cannot tell the format of {pattern:?} from its extension \
+                     {extension:?} (expected .csv, .tsv, .txt, .jsonl, .ndjson or .parquet)"
+                ));
+                return None;
             };
             Some(Source::Files {
                 path: base_dir.join(&pattern),

@@ -1308,5 +1308,21 @@ mod tests {
             FileFormat::from_path(Path::new("a.Parquet")),
             FileFormat::Parquet
         );
+        // The configuration accepts only extensions that name a format; `hash` reads the
+        // others (and stdin) as CSV.
+        let table = [
+            ("a.TXT", Some(FileFormat::Csv)),
+            ("a.ndjson", Some(FileFormat::JsonLines)),
+            ("a.xlsx", None),
+            ("exports/users", None),
+        ];
+        for (path, expected) in table {
+            assert_eq!(
+                FileFormat::from_known_extension(Path::new(path)),
+                expected,
+                "{path}"
+            );
+        }
+        assert_eq!(FileFormat::from_path(Path::new("a.xlsx")), FileFormat::Csv);
     }
 }

@@ -44,15 +44,22 @@ impl FileFormat {
     /// The format a path's extension implies: `.jsonl` and `.ndjson` are JSON Lines,
     /// `.parquet` is Parquet, anything else (and stdin) is CSV.
     pub fn from_path(path: &Path) -> FileFormat {
+        FileFormat::from_known_extension(path).unwrap_or(FileFormat::Csv)
+    }
+
+    /// The format of a path whose extension (any case) names one: `.csv`, `.tsv` and `.txt`
+    /// are CSV, `.jsonl` and `.ndjson` JSON Lines, `.parquet` Parquet; `None` for any other.
+    pub fn from_known_extension(path: &Path) -> Option<FileFormat> {
         let extension = path
             .extension()
             .and_then(|extension| extension.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
         match extension.as_str() {
-            "jsonl" | "ndjson" => FileFormat::JsonLines,
-            "parquet" => FileFormat::Parquet,
-            _ => FileFormat::Csv,
+            "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
+            "jsonl" | "ndjson" => Some(FileFormat::JsonLines),
+            "parquet" => Some(FileFormat::Parquet),
+            _ => None,
         }
     }
 }

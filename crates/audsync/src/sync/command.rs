@@ -17,8 +17,8 @@ use audsync_graph::{CustomerFileSource, NewAudience};
 use crate::cli::SyncArgs;
 use crate::config::{self, Config, Segment, Source};
 use crate::connect;
+use crate::sources::SourceSpec;
 use crate::sources::sql::QuerySpec;
-use crate::sources::{FileFormat, SourceSpec};
 use crate::store::Store;
 use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
 use crate::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
@@ -160,11 +160,7 @@ pub fn segment_spec(config: &Config, name: &str) -> anyhow::Result<SegmentSpec> 
     let source = match &segment.source {
         Source::Files { path, format, .. } => SourceSpec::Files {
             path: path.clone(),
-            format: Some(match format {
-                config::FileFormat::Csv => FileFormat::Csv,
-                config::FileFormat::JsonLines => FileFormat::JsonLines,
-                config::FileFormat::Parquet => FileFormat::Parquet,
-            }),
+            format: Some(*format),
         },
         Source::Query { sql, database } => SourceSpec::Query(QuerySpec {
             sql: sql.clone(),

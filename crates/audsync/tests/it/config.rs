@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use audsync::config::{
-    AccessTier, Config, CustomerFileSource, Environment, FileFormat, Schedule, Source, SyncMode,
+    AccessTier, Config, CustomerFileSource, Environment, Schedule, Source, SyncMode,
 };
 use audsync::secrets::{self, NewConnector, SecretKey};
+use audsync::sources::FileFormat;
 use audsync_core::{Field, MatchKey};
 use secrecy::{ExposeSecret, SecretString};
 
