@@ -119,7 +119,7 @@ pub fn hash_source(
                 .context("cannot write the output")?;
             if let Some(rejects_out) = rejects_out.as_deref_mut() {
                 rejects_out
-                    .write_all(chunk_output.rejects.as_bytes())
+                    .write_all(&chunk_output.rejects)
                     .context("cannot write the rejects file")?;
             }
             counts.merge(&chunk_output.counts);
@@ -147,7 +147,8 @@ struct Worker {
 struct ChunkOutput {
     /// The members CSV text (bytes: digests are copied in as fixed-size blocks).
     members: Vec<u8>,
-    rejects: String,
+    /// The rejects CSV text.
+    rejects: Vec<u8>,
     counts: HashCounts,
 }
 
@@ -187,7 +188,7 @@ fn process_chunk(
     members.reserve(chunk.n_bytes() * 5);
     let mut output = ChunkOutput {
         members,
-        rejects: String::new(),
+        rejects: Vec::new(),
         counts: HashCounts::default(),
     };
     let mut is_output_key = [false; N_KEYS];
@@ -256,10 +257,10 @@ fn handle_row(
         match normalized.rejection() {
             Some(rejection) => rejection.reason,
             None => {
-                write_csv_bytes(&mut output.members, user_id);
+                write_csv_field(&mut output.members, user_id);
                 for key in &job.output_keys {
                     output.members.push(b',');
-                    write_csv_bytes(&mut output.members, normalized.get(*key).unwrap_or(""));
+                    write_csv_field(&mut output.members, normalized.get(*key).unwrap_or(""));
                 }
                 output.count_member(normalized.absent(), is_output_key);
                 return;
@@ -270,14 +271,14 @@ fn handle_row(
         match job.engine.process_view(&job.fields, values, scratch) {
             Err(rejection) => rejection.reason,
             Ok(member) => {
-                write_csv_bytes(&mut output.members, user_id);
+                write_csv_field(&mut output.members, user_id);
                 for key in &job.output_keys {
                     output.members.push(b',');
                     let start = output.members.len();
                     member.write_wire_bytes(*key, &mut output.members);
                     // Hashed keys are hex or empty: nothing to quote.
                     if !member.is_hashed(*key) {
-                        quote_bytes_if_needed(&mut output.members, start);
+                        quote_if_needed(&mut output.members, start);
                     }
                 }
                 output.count_member(member.absent(), is_output_key);
@@ -290,37 +291,30 @@ fn handle_row(
     output.counts.count_reject(&reason);
 }
 
-fn write_reject(rejects: &mut String, line: RowPosition<'_>, user_id: &str, reason: &str) {
-    use std::fmt::Write as _;
+fn write_reject(rejects: &mut Vec<u8>, line: RowPosition<'_>, user_id: &str, reason: &str) {
     let start = rejects.len();
+    // Writing into a Vec cannot fail.
     let _ = write!(rejects, "{line}");
     // A glob's file name may need quoting.
     if line.file.is_some() {
         quote_if_needed(rejects, start);
     }
-    rejects.push(',');
+    rejects.push(b',');
     write_csv_field(rejects, user_id);
-    rejects.push(',');
+    rejects.push(b',');
     write_csv_field(rejects, reason);
-    rejects.push('\n');
+    rejects.push(b'\n');
 }
 
 /// Appends `value` as one CSV field, quoted when it holds a delimiter, quote or line break.
-fn write_csv_field(out: &mut String, value: &str) {
+fn write_csv_field(out: &mut Vec<u8>, value: &str) {
     let start = out.len();
-    out.push_str(value);
+    out.extend_from_slice(value.as_bytes());
     quote_if_needed(out, start);
 }
 
-/// [`write_csv_field`] into bytes.
-fn write_csv_bytes(out: &mut Vec<u8>, value: &str) {
-    let start = out.len();
-    out.extend_from_slice(value.as_bytes());
-    quote_bytes_if_needed(out, start);
-}
-
-/// [`quote_if_needed`] for bytes.
-fn quote_bytes_if_needed(out: &mut Vec<u8>, start: usize) {
+/// Quotes the CSV field `out[start..]` in place when it needs it (rare: hex never does).
+fn quote_if_needed(out: &mut Vec<u8>, start: usize) {
     let needs_quotes = out[start..]
         .iter()
         .any(|byte| matches!(byte, b',' | b'"' | b'\n' | b'\r'));
@@ -336,20 +330,6 @@ fn quote_bytes_if_needed(out: &mut Vec<u8>, start: usize) {
         out.push(byte);
     }
     out.push(b'"');
-}
-
-/// Quotes the CSV field `out[start..]` in place when it needs it (rare: hex never does).
-fn quote_if_needed(out: &mut String, start: usize) {
-    let needs_quotes = out.as_bytes()[start..]
-        .iter()
-        .any(|byte| matches!(byte, b',' | b'"' | b'\n' | b'\r'));
-    if !needs_quotes {
-        return;
-    }
-    let field = out.split_off(start);
-    out.push('"');
-    out.push_str(&field.replace('"', "\"\""));
-    out.push('"');
 }
 
 /// `audsync hash`.
@@ -514,12 +494,9 @@ mod tests {
             ("", ""),
         ];
         for (value, expected) in table {
-            let mut out = String::from("x,");
+            let mut out = b"x,".to_vec();
             write_csv_field(&mut out, value);
-            assert_eq!(out, format!("x,{expected}"));
-            let mut bytes = b"x,".to_vec();
-            write_csv_bytes(&mut bytes, value);
-            assert_eq!(bytes, format!("x,{expected}").into_bytes());
+            assert_eq!(out, format!("x,{expected}").into_bytes());
         }
     }
 }
