@@ -1077,12 +1077,17 @@ mod tests {
 
     /// Every row of a source as `(line, values of all columns joined by |, or the error)`.
     fn rows(source: FileSource) -> Vec<(u64, Result<String, RowError>)> {
-        let mut parser = source.row_parser();
         let wanted: Vec<usize> = (0..source.columns.len()).collect();
+        wanted_rows(source, &wanted)
+    }
+
+    /// [`rows`] of only the `wanted` columns.
+    fn wanted_rows(source: FileSource, wanted: &[usize]) -> Vec<(u64, Result<String, RowError>)> {
+        let mut parser = source.row_parser();
         let mut rows = Vec::new();
         for chunk in source.into_chunks() {
             let chunk = Chunk::Raw(chunk.unwrap());
-            parser.for_each_row(&chunk, &wanted, |(position, values)| {
+            parser.for_each_row(&chunk, wanted, |(position, values)| {
                 rows.push((position.line, values.map(|values| values.join("|"))));
             });
         }
@@ -1191,18 +1196,9 @@ mod tests {
     fn plain_and_quoted_lines_agree_with_the_csv_crate() {
         let input = b"id,name,note\r\n\r\n1,\"Doe, John\",x\r\n2,plain,\xff\r\n3,\"a\"\"b\",\"multi\nline\"\r\n4,O\"Brien,y\r\n5,\"q\",too,many\r\n6,last,z";
         let source = source(input, FileFormat::Csv);
-        let mut parser = source.row_parser();
         // Only `id` and `name` are wanted: invalid UTF-8 in `note` does not matter.
-        let wanted = [0, 1];
-        let mut rows = Vec::new();
-        for chunk in source.into_chunks() {
-            let chunk = Chunk::Raw(chunk.unwrap());
-            parser.for_each_row(&chunk, &wanted, |(position, values)| {
-                rows.push((position.line, values.map(|values| values.join("|"))));
-            });
-        }
         assert_eq!(
-            rows,
+            wanted_rows(source, &[0, 1]),
             [
                 (3, Ok("1|Doe, John".to_string())),
                 (4, Ok("2|plain".to_string())),
