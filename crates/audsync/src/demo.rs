@@ -314,7 +314,7 @@ fn print_kept(folder: &DemoFolder, config_path: &Path, config: &Config) {
             "audsync.db",
             "the state store (hashed keys and user ids, runs, journal)",
         ),
-        ("audsync.db.inflight/", "the sync's spool folder"),
+        ("audsync.db.spool/", "the sync's spool folder"),
         (SOURCE_FILE, "the segment as last synced"),
         (EMULATOR_STATE_FILE, "Meta's side, as the emulator left it"),
     ] {

@@ -21,7 +21,8 @@ const MAX_INDEX_LOAD_RANGES: u64 = 4_096;
 
 impl Store {
     /// Applies a batch Meta accepted, in ONE transaction: adds (upserts) or removes its members
-    /// and moves its journal entry from `sent` to `accepted` with Meta's `num_invalid_entries`.
+    /// and moves its journal entry from `sent` to `accepted` with Meta's `num_invalid_entries`,
+    /// forgetting its in-flight rows.
     /// If any statement fails nothing changes, so the batch is simply re-sent by the next run.
     ///
     /// `rows` are the batch's members; a removal reads only their `user_id`. A user id that
@@ -36,7 +37,8 @@ impl Store {
         let mut transaction = self.pool.begin().await?;
         let accepted = sqlx::query(
             "UPDATE journal SET state = 'accepted', num_invalid = $3, settled_at = $4, \
-             refusal = NULL WHERE run_id = $1 AND batch_idx = $2 AND operation = $5",
+             refusal = NULL, inflight_rows = NULL \
+             WHERE run_id = $1 AND batch_idx = $2 AND operation = $5",
         )
         .bind(batch.run_id.as_str())
         .bind(i64::from(batch.batch_idx))

@@ -141,7 +141,7 @@ pub(crate) fn unpack_inflight(packed: &[u8]) -> Result<InflightRows, StoreError>
 }
 
 /// Lowercase hex of `bytes`.
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+fn encode_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -151,12 +151,12 @@ pub(crate) fn encode_hex(bytes: &[u8]) -> String {
     text
 }
 
-pub(crate) fn push_text(out: &mut Vec<u8>, text: &str) {
+fn push_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
 }
 
-pub(crate) fn read_text(input: &mut impl Read, length: u32) -> io::Result<String> {
+fn read_text(input: &mut impl Read, length: u32) -> io::Result<String> {
     if length > MAX_TEXT_BYTES {
         return Err(corrupt(format!("a text of {length} bytes")));
     }
@@ -189,24 +189,32 @@ fn corrupt(detail: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("packed rows: {detail}"))
 }
 
+/// A digest for tests.
+#[cfg(test)]
+const EXAMPLE_DIGEST: &str = "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79";
+
+/// A row for tests: a digest, an empty value, an external id and an uppercase 64-hex text
+/// (kept as text, not packed).
+#[cfg(test)]
+pub(crate) fn example_row(user_id: &str, byte: u8) -> MemberRow {
+    MemberRow {
+        user_id: user_id.to_owned(),
+        fingerprint: [byte; 16],
+        wire_row: vec![
+            EXAMPLE_DIGEST.to_owned(),
+            String::new(),
+            "CRM-42".to_owned(),
+            "ABCDEF".repeat(11)[..64].to_owned(),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const DIGEST: &str = "f1904cf1a9d73a55fa5de0ac823c4403ded71afd4c3248d00bdcd0866552bb79";
-
-    fn row(user_id: &str, byte: u8) -> MemberRow {
-        MemberRow {
-            user_id: user_id.to_owned(),
-            fingerprint: [byte; 16],
-            wire_row: vec![
-                DIGEST.to_owned(),
-                String::new(),
-                "CRM-42".to_owned(),
-                "ABCDEF".repeat(11)[..64].to_owned(),
-            ],
-        }
-    }
+    const DIGEST: &str = EXAMPLE_DIGEST;
+    use example_row as row;
 
     #[test]
     fn inflight_rows_round_trip_with_digests_as_bytes() {

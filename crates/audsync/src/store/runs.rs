@@ -262,26 +262,13 @@ impl Store {
         rows.iter().map(run_from_row).collect()
     }
 
-    /// Records a batch as sent, before its request goes out (write-ahead), with its user ids
-    /// only. Sending the same batch again (a retry) records it again. For add and replace
-    /// batches use [`Store::journal_batch_sent_with_rows`], so a crash leaves their rows here.
-    pub async fn journal_batch_sent<S: AsRef<str>>(
-        &self,
-        batch: &BatchRef<'_>,
-        user_ids: &[S],
-        graph_session_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let user_ids: Vec<&str> = user_ids.iter().map(AsRef::as_ref).collect();
-        self.insert_sent(batch, &user_ids, None, graph_session_id)
-            .await
-    }
-
-    /// Records a batch as sent, before its request goes out (write-ahead), in one statement
-    /// with its rows when it adds or replaces: those are kept, packed, until the batch is
-    /// settled (removals keep only their user ids: their rows are the stored members).
-    /// `schema` is the audience schema the rows are sent with. Sending the same batch again (a
-    /// retry) records it again.
-    pub async fn journal_batch_sent_with_rows(
+    /// Records a batch as sent, before its request goes out (write-ahead): its user ids and,
+    /// in the same statement, when it adds or replaces, its rows as sent (packed), kept until
+    /// the batch is settled; after a crash they say what Meta may hold that the store does not.
+    /// A removal keeps only its user ids: its rows are the stored members. `schema` is the
+    /// audience schema the rows are sent with. Sending the same batch again (a retry) records
+    /// it again.
+    pub async fn journal_batch_sent(
         &self,
         batch: &BatchRef<'_>,
         schema: &[String],
@@ -289,22 +276,11 @@ impl Store {
         graph_session_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
-        let packed = match batch.operation {
+        let inflight_rows = match batch.operation {
             Operation::Add | Operation::Replace => Some(pack_inflight(schema, rows)?),
             Operation::Remove => None,
         };
-        self.insert_sent(batch, &user_ids, packed, graph_session_id)
-            .await
-    }
-
-    async fn insert_sent(
-        &self,
-        batch: &BatchRef<'_>,
-        user_ids: &[&str],
-        inflight_rows: Option<Vec<u8>>,
-        graph_session_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let user_ids_json = serde_json::to_string(user_ids)
+        let user_ids_json = serde_json::to_string(&user_ids)
             .map_err(|error| StoreError::Corrupt(format!("user ids do not encode: {error}")))?;
         sqlx::query(
             "INSERT INTO journal (run_id, batch_idx, operation, n_rows, user_ids, state, \

@@ -81,7 +81,7 @@ pub(crate) async fn sync_segment(
     let deps = SyncDeps {
         store: store.clone(),
         graph,
-        inflight_root: inflight_root(config, config_path),
+        spool_root: spool_root(config, config_path),
     };
     let report = super::run(&deps, &spec, options).await;
     store.close().await;
@@ -119,22 +119,22 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Where the in-flight records live: beside an SQLite store (`audsync.db` →
-/// `audsync.db.inflight/`), else beside the config file (`.audsync-inflight/`).
-pub fn inflight_root(config: &Config, config_path: &Path) -> PathBuf {
+/// Where spools go: beside an SQLite store (`audsync.db` → `audsync.db.spool/`), else beside
+/// the config file (`.audsync-spool/`). Scratch only: see [`SyncDeps::spool_root`].
+pub fn spool_root(config: &Config, config_path: &Path) -> PathBuf {
     let url = config.store.expose();
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
     {
         let path = path.split('?').next().unwrap_or(path);
-        return PathBuf::from(format!("{path}.inflight"));
+        return PathBuf::from(format!("{path}.spool"));
     }
     config_path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
-        .join(".audsync-inflight")
+        .join(".audsync-spool")
 }
 
 /// What a sync needs of a configured segment.

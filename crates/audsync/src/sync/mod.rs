@@ -6,7 +6,7 @@
 //! - `mod.rs`: [`run`] and [`plan`], the order of a sync, the audience binding, the lease.
 //! - `diff.rs`: the streaming diff (the `hash` pipeline, then new / changed / unchanged).
 //! - `dedup.rs`: the compact set of user hashes ("first row of a user id wins").
-//! - `spool.rs`: files of hashed wire rows: spools, and the in-flight record of batches.
+//! - `spool.rs`: spools: scratch files of hashed wire rows waiting to be sent.
 //! - `send.rs`: one operation to Meta: batches, session, concurrency, journal, commit, errors.
 //! - `shared_keys.rs`: staying members a removal takes along at Meta (they share an identifying
 //!   key with a removed row), re-added after the removals.
@@ -22,8 +22,9 @@
 //!    saved with its schema: the mapped keys in schema order. Meta locks an audience to the
 //!    data it was first filled with, and removals must send exactly the keys that were added,
 //!    so a different schema is refused unless `--replace`.
-//! 3. Settle what an interrupted run left uncertain (batches journaled `sent`, never settled):
-//!    their rows are removed and their users re-added if they are still members.
+//! 3. Settle what an interrupted run left uncertain (batches journaled `sent`, never settled,
+//!    with their in-flight rows, on whichever host that run was): their rows are removed and
+//!    their users re-added if they are still members.
 //! 4. Stream the diff: load the compact member index, run the source through the pipeline.
 //! 5. Mirror: send every removal (users that left, old rows of changed users), **then** the
 //!    adds (new and changed users, spooled during the diff). Meta removes every member
@@ -75,7 +76,7 @@ use crate::sync::send::{ConflictWait, SendContext, send_rows};
 use crate::sync::shared_keys::{
     IdentifyingColumns, KeyToken, TokenSpoolReader, TokenSpoolWriter, staying_members_hit,
 };
-use crate::sync::spool::{InflightDir, SpoolReader, SpoolWriter};
+use crate::sync::spool::{SpoolReader, SpoolWriter};
 
 pub use progress::ProgressMode;
 pub use report::{InvalidEntry, MATCHING_NOTE, Outcome, Problem, RunReport};
@@ -144,9 +145,11 @@ pub struct SegmentSpec {
 pub struct SyncDeps {
     pub store: Store,
     pub graph: GraphClient,
-    /// Where spools and in-flight records go (one folder per segment below it). It must
-    /// survive the process: the next run reads what a crashed one left there.
-    pub inflight_root: PathBuf,
+    /// Where spools go: scratch files of rows waiting to be sent, unlinked as soon as they are
+    /// created, so nothing in this folder outlives the run or is needed by the next one (what a
+    /// crashed run leaves for the next, in-flight rows and an interrupted replace session, is
+    /// in the store, so a run on another host sharing the store settles it too).
+    pub spool_root: PathBuf,
 }
 
 /// How a sync runs.
@@ -297,11 +300,9 @@ async fn take_lease(store: &Store, segment: &str, ttl: Duration) -> anyhow::Resu
             holder: current, ..
         }) if holder_is_dead(&current) => {
             tracing::info!(previous_holder = %current, "taking over the lease of a process that is gone");
-            // Re-acquiring as the dead holder is allowed (same holder); releasing it and
-            // acquiring as ourselves is then atomic against any other process.
-            let stale = store.acquire_lease(segment, &current, ttl).await?;
-            store.release_lease(&stale).await?;
-            Ok(store.acquire_lease(segment, &holder, ttl).await?)
+            Ok(store
+                .take_over_lease(segment, &current, &holder, ttl)
+                .await?)
         }
         Err(error) => Err(error.into()),
     }
@@ -447,11 +448,11 @@ async fn sync_body(
     progress: Arc<Progress>,
 ) -> anyhow::Result<()> {
     let store = &deps.store;
-    let inflight = InflightDir::new(&deps.inflight_root, &spec.name);
     let mut mode = effective_mode(spec, options);
-    let interrupted_replace = inflight
-        .replace_session()
-        .context("cannot read the in-flight record")?;
+    let interrupted_replace = store
+        .replace_session(&spec.name)
+        .await
+        .context("cannot read the segment's interrupted replace session")?;
     if interrupted_replace.is_some() && mode != SyncMode::Replace {
         report.warnings.push(
             "a replace of this segment was interrupted; this run replaces the audience again \
@@ -474,19 +475,20 @@ async fn sync_body(
         &binding.audience_id,
         prepared.graph_schema.clone(),
         &schema_names,
-        &inflight,
+        &deps.spool_root,
         &progress,
         lease_lost,
     );
     ctx.concurrency = options.concurrency;
     ctx.conflict_wait = options.conflict_wait;
     ctx.crash_after_batches = options.crash_after_batches;
-    let uncertain = Uncertain::load(store, &spec.name, &inflight, &schema_names).await?;
+    let uncertain = Uncertain::load(store, &spec.name, &schema_names).await?;
     if uncertain.n_rows_unknown > 0 && mode != SyncMode::Replace {
         report.warnings.push(format!(
-            "an interrupted run was adding {} users whose rows this host did not record (the run \
-             was on another host); if some of them left the segment since, Meta may still hold \
-             them: run `audsync sync {} --replace` once to make the audience exact",
+            "an interrupted run was adding {} users whose rows the store does not hold (an \
+             audsync before 0002 of the store kept them in a file beside it); if some of them \
+             left the segment since, Meta may still hold them: run `audsync sync {} --replace` \
+             once to make the audience exact",
             uncertain.n_rows_unknown, spec.name
         ));
     }
@@ -530,7 +532,7 @@ async fn sync_body(
         report.problem = Some(stop.problem);
     }
     if outcome == Settled::Complete && report.problem.is_none() {
-        uncertain.settle(store, &spec.name, run_id, &inflight).await;
+        uncertain.settle(store, &spec.name, run_id).await;
     }
     Ok(())
 }
@@ -669,51 +671,43 @@ fn schema_change_problem(
 #[derive(Default)]
 pub(crate) struct Uncertain {
     entries: Vec<JournalEntry>,
-    /// Rows of uncertain adds and replaces (from this host's in-flight record): Meta may hold
-    /// them although the store does not know them.
+    /// Rows of uncertain adds and replaces (their in-flight rows in the journal): Meta may hold
+    /// them although the store's members do not say so.
     rows: Vec<MemberRow>,
     /// Users of uncertain batches: sent again when they are members.
     force_add: HashSet<String>,
-    /// Rows of uncertain adds this host did not record (the run was elsewhere).
+    /// Rows of uncertain adds whose in-flight rows the journal does not hold (journaled by an
+    /// audsync that kept them in a file).
     n_rows_unknown: u64,
 }
 
 impl Uncertain {
-    async fn load(
-        store: &Store,
-        segment: &str,
-        inflight: &InflightDir,
-        schema: &[String],
-    ) -> anyhow::Result<Uncertain> {
-        let entries = store
+    async fn load(store: &Store, segment: &str, schema: &[String]) -> anyhow::Result<Uncertain> {
+        let mut entries = store
             .unsettled_batches(segment)
             .await
             .context("cannot read the unsettled batches")?;
         let mut uncertain = Uncertain::default();
-        for entry in &entries {
+        for entry in &mut entries {
             uncertain.force_add.extend(entry.user_ids.iter().cloned());
             if entry.operation == Operation::Remove {
                 // Removal rows come from the store, which still has them.
                 continue;
             }
-            match inflight.read_batch(&entry.run_id, entry.batch_idx) {
-                Ok(Some(batch)) if batch.schema == schema => uncertain.rows.extend(batch.rows),
+            match entry.inflight.take() {
+                Some(inflight) if inflight.schema == schema => uncertain.rows.extend(inflight.rows),
                 // Another schema: only a replace follows, which supersedes it.
-                Ok(Some(_)) => {}
-                Ok(None) => uncertain.n_rows_unknown += entry.n_rows,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read an in-flight record");
-                    uncertain.n_rows_unknown += entry.n_rows;
-                }
+                Some(_) => {}
+                None => uncertain.n_rows_unknown += entry.n_rows,
             }
         }
         uncertain.entries = entries;
         Ok(uncertain)
     }
 
-    /// Marks the uncertain batches settled (this run re-sent their effect) and forgets their
-    /// in-flight records.
-    async fn settle(&self, store: &Store, segment: &str, run_id: &RunId, inflight: &InflightDir) {
+    /// Marks the uncertain batches settled (this run re-sent their effect), which forgets their
+    /// in-flight rows.
+    async fn settle(&self, store: &Store, segment: &str, run_id: &RunId) {
         let reason = format!("superseded: run {run_id} sent its changes again");
         for entry in &self.entries {
             let batch = BatchRef {
@@ -724,9 +718,7 @@ impl Uncertain {
             };
             if let Err(error) = store.journal_batch_refused(&batch, &reason).await {
                 tracing::warn!(%error, "cannot settle an interrupted batch");
-                continue;
             }
-            let _ = inflight.forget_batch(&entry.run_id, entry.batch_idx);
         }
     }
 }
@@ -791,7 +783,7 @@ async fn incremental(
     report: &mut RunReport,
     progress: Arc<Progress>,
 ) -> anyhow::Result<Settled> {
-    let spool_dir = ctx.inflight.path().to_owned();
+    let spool_dir = ctx.spool_dir.to_owned();
     // The first sync of an empty audience has nothing to remove: adds go out while reading.
     let stream_adds = index.is_empty() && uncertain.force_add.is_empty();
     // Removals to come: the diff notes who they could take along at Meta.
@@ -1038,7 +1030,7 @@ async fn gather_removals(
             identifying.push_row_tokens(&row.wire_row, &mut tokens);
         }
     }
-    let mut left = SpoolWriter::create(ctx.inflight.path()).context("cannot create a spool")?;
+    let mut left = SpoolWriter::create(ctx.spool_dir).context("cannot create a spool")?;
     let (mut n_left, mut n_now_rejected) = (0, 0);
     let mut hashes = index.unseen_user_hashes();
     loop {

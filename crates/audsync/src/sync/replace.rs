@@ -10,10 +10,11 @@
 //! # A crash in the middle
 //! Meta keeps the audience as it was while the session is open and, 90 minutes after its first
 //! batch, replaces it with what was uploaded so far (1870158): a partial audience. The session
-//! id is kept in the in-flight record until the replace completes, so the next run (whatever
-//! the segment's mode) replaces again: it first closes the interrupted session with a one-row
-//! final batch (resuming it would keep the rows of users who left the segment since), then
-//! sends the whole segment in a fresh session.
+//! id is kept in the store (`Store::record_replace_session`) until the replace completes, so
+//! the next run, on any host sharing the store and whatever the segment's mode, replaces
+//! again: it first closes the interrupted session with a one-row final batch (resuming it would
+//! keep the rows of users who left the segment since), then sends the whole segment in a fresh
+//! session. A session opened on an audience the segment no longer syncs to is only forgotten.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -68,7 +69,7 @@ pub(crate) async fn run(
     report: &mut RunReport,
     progress: Arc<Progress>,
 ) -> anyhow::Result<Settled> {
-    let spool = SpoolWriter::create(ctx.inflight.path()).context("cannot create a spool")?;
+    let spool = SpoolWriter::create(ctx.spool_dir).context("cannot create a spool")?;
     progress.start("reading", None, "rows");
     let diff = run_diff(
         ctx,
@@ -103,47 +104,54 @@ pub(crate) async fn run(
         return Ok(Settled::Incomplete);
     }
 
-    if let Some(interrupted) = ctx
-        .inflight
-        .replace_session()
-        .context("cannot read the in-flight record")?
-    {
-        let mut n_skipped = 0;
-        let first = spool
-            .next_batch(1, false, &mut n_skipped)
-            .context("cannot read back a spool")?;
-        spool.rewind().context("cannot read back a spool")?;
-        progress.note("closing the replace session an interrupted run left open");
-        let closed = match first.into_iter().next() {
-            Some(row) => ctx.close_replace_session(interrupted, row).await,
-            None => false,
-        };
-        if !closed {
-            if !ctx.stopped() {
-                ctx.stop(Problem {
-                    message: "Meta did not let audsync close the replace session an interrupted \
-                              run left open."
-                        .to_owned(),
-                    fix: "Run the sync again later: Meta closes a replace session 90 minutes \
-                          after its first batch."
-                        .to_owned(),
-                });
+    let interrupted = ctx
+        .store
+        .replace_session(ctx.segment)
+        .await
+        .context("cannot read the segment's interrupted replace session")?;
+    if let Some(interrupted) = interrupted {
+        if interrupted.audience_id == ctx.audience.as_str() {
+            let mut n_skipped = 0;
+            let first = spool
+                .next_batch(1, false, &mut n_skipped)
+                .context("cannot read back a spool")?;
+            spool.rewind().context("cannot read back a spool")?;
+            progress.note("closing the replace session an interrupted run left open");
+            let closed = match first.into_iter().next() {
+                Some(row) => ctx.close_replace_session(interrupted.session_id, row).await,
+                None => false,
+            };
+            if !closed {
+                if !ctx.stopped() {
+                    ctx.stop(Problem {
+                        message: "Meta did not let audsync close the replace session an \
+                                  interrupted run left open."
+                            .to_owned(),
+                        fix: "Run the sync again later: Meta closes a replace session 90 minutes \
+                              after its first batch."
+                            .to_owned(),
+                    });
+                }
+                report.pending_adds = n_rows;
+                return Ok(Settled::Incomplete);
             }
-            report.pending_adds = n_rows;
-            return Ok(Settled::Incomplete);
         }
-        ctx.inflight
-            .forget_replace_session()
-            .context("cannot update the in-flight record")?;
+        // Otherwise the session is on the audience the segment synced to before, which this
+        // run leaves alone (Meta closes the session 90 minutes after its first batch).
+        ctx.store
+            .forget_replace_session(ctx.segment)
+            .await
+            .context("cannot forget the interrupted replace session")?;
     }
 
     for attempt in 1..=MAX_REPLACE_ATTEMPTS {
         let session = Session::start(Some(n_rows));
         // Recorded before anything is sent or reset: from here on, a crash is resumed by
         // closing this session.
-        ctx.inflight
-            .record_replace_session(session.session_id)
-            .context("cannot write the in-flight record")?;
+        ctx.store
+            .record_replace_session(ctx.segment, ctx.audience.as_str(), session.session_id)
+            .await
+            .context("cannot record the replace session")?;
         ctx.store
             .reset_segment(ctx.segment)
             .await
@@ -164,9 +172,10 @@ pub(crate) async fn run(
             continue;
         }
         if sent.rows_accepted == n_rows && !ctx.stopped() {
-            ctx.inflight
-                .forget_replace_session()
-                .context("cannot update the in-flight record")?;
+            ctx.store
+                .forget_replace_session(ctx.segment)
+                .await
+                .context("cannot forget the completed replace session")?;
             report.added = n_rows;
             report.removed = report.removed_left + report.removed_now_rejected;
             return Ok(Settled::Complete);

@@ -5,21 +5,24 @@
 //!
 //! # The order of one batch
 //! 1. `UsersBatch::build` checks the rows (a row it refuses is never sent and is reported).
-//! 2. Add and replace batches: the rows are written to the in-flight record (see `spool.rs`).
-//! 3. `journal_batch_sent` (write-ahead).
-//! 4. The request (the client retries transient failures and waits out throttling itself).
-//! 5. Accepted: `commit_batch` (members upserted or deleted, journal accepted, in one
-//!    transaction), the invalid entries recorded with their user ids, the in-flight record
-//!    forgotten. **State advances only here.**
-//! 6. Refused: `journal_batch_refused`; the rows stay pending for the next run. A failure after
-//!    which Meta may have applied the batch (an answer lost for good) leaves the journal entry
-//!    `sent` and the in-flight record in place, so the next run treats the rows as uncertain.
+//! 2. `journal_batch_sent` (write-ahead): the journal entry and, for add and replace batches,
+//!    the rows as sent (the in-flight rows), in one statement in the store, so a run on any
+//!    host sharing the store can settle them after a crash.
+//! 3. The request (the client retries transient failures and waits out throttling itself).
+//! 4. Accepted: `commit_batch` (members upserted or deleted, journal accepted and its in-flight
+//!    rows forgotten, in one transaction), the invalid entries recorded with their user ids.
+//!    **State advances only here.**
+//! 5. Refused: `journal_batch_refused` (its in-flight rows forgotten); the rows stay pending
+//!    for the next run. A failure after which Meta may have applied the batch (an answer lost
+//!    for good) leaves the journal entry `sent` with its in-flight rows, so the next run treats
+//!    the rows as uncertain.
 //!
 //! # The session
 //! Batch 1 goes alone; the others go up to `concurrency` at a time; the last one, flagged
 //! `last_batch_flag`, goes only after every other one was accepted. `estimated_num_total` is
 //! the operation's row count when known.
 
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -36,7 +39,6 @@ use tracing::Instrument;
 use crate::store::{BatchRef, MemberRow, Operation, RunId, Store};
 use crate::sync::progress::Progress;
 use crate::sync::report::{InvalidEntry, MAX_INVALID_SAMPLES_SHOWN, Problem};
-use crate::sync::spool::InflightDir;
 
 /// Environment variable of the crash test hook: abort the process right after Meta accepted
 /// this many batches of the run, before committing the last one. **For tests only**: it
@@ -79,7 +81,8 @@ pub struct SendContext<'a> {
     pub audience: &'a AudienceId,
     pub schema: UsersSchema,
     pub schema_names: &'a [String],
-    pub inflight: &'a InflightDir,
+    /// Where spools go (scratch files, unlinked at creation; see `SyncDeps::spool_root`).
+    pub spool_dir: &'a Path,
     pub concurrency: usize,
     pub conflict_wait: ConflictWait,
     pub crash_after_batches: Option<u32>,
@@ -148,7 +151,7 @@ impl<'a> SendContext<'a> {
         audience: &'a AudienceId,
         schema: UsersSchema,
         schema_names: &'a [String],
-        inflight: &'a InflightDir,
+        spool_dir: &'a Path,
         progress: &'a Progress,
         lease_lost: &'a AtomicBool,
     ) -> SendContext<'a> {
@@ -160,7 +163,7 @@ impl<'a> SendContext<'a> {
             audience,
             schema,
             schema_names,
-            inflight,
+            spool_dir,
             concurrency: audsync_graph::RateSettings::default().max_in_flight,
             conflict_wait: ConflictWait::default(),
             crash_after_batches: None,
@@ -428,40 +431,21 @@ impl<'a> SendContext<'a> {
         }
     }
 
-    /// Journals a batch as sent, with the in-flight record of its rows unless it is a removal
-    /// (write-ahead: before its request goes out). False, with the run stopped, when either
-    /// cannot be written.
+    /// Journals a batch as sent, with its rows as in-flight rows unless it is a removal
+    /// (write-ahead: before its request goes out). False, with the run stopped, when the store
+    /// cannot write it.
     async fn journal_before_sending(
         &self,
         batch_ref: &BatchRef<'_>,
         rows: &[MemberRow],
         graph_session_id: Option<&str>,
     ) -> bool {
-        if batch_ref.operation != Operation::Remove
-            && let Err(error) = self.inflight.record_batch(
-                self.run_id,
-                batch_ref.batch_idx,
-                self.schema_names,
-                rows,
-            )
-        {
-            self.stop(Problem {
-                message: format!(
-                    "cannot write the in-flight record in {}: {error}",
-                    self.inflight.path().display()
-                ),
-                fix: "Check that the folder is writable and the disk is not full.".to_owned(),
-            });
-            return false;
-        }
-        let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
         if let Err(error) = self
             .store
-            .journal_batch_sent(batch_ref, &user_ids, graph_session_id)
+            .journal_batch_sent(batch_ref, self.schema_names, rows, graph_session_id)
             .await
         {
             self.stop(store_problem("journal the batch", &error));
-            let _ = self.inflight.forget_batch(self.run_id, batch_ref.batch_idx);
             return false;
         }
         true
@@ -469,7 +453,7 @@ impl<'a> SendContext<'a> {
 
     /// Records that the staying members `rows` may leave Meta's audience with this run's
     /// removals (they share an identifying key with a removed row, `shared_keys.rs`) and will
-    /// be re-added: an add batch journaled as sent, with its in-flight record, **before** the
+    /// be re-added: an add batch journaled as sent, with its in-flight rows, **before** the
     /// first removal goes out. Until [`SendContext::keep_readd_promise`] settles it, a later run
     /// treats it as an interrupted add (it re-adds whoever of them is still a member). `None`,
     /// with the run stopped, when it cannot be recorded: then no removal may be sent.
@@ -485,12 +469,9 @@ impl<'a> SendContext<'a> {
     /// (committing it again changes nothing: its rows are stored as they are).
     pub async fn keep_readd_promise(&self, batch_idx: u32, rows: &[MemberRow]) {
         let batch_ref = self.batch_ref(batch_idx, Operation::Add);
-        match self.store.commit_batch(&batch_ref, rows, 0).await {
-            Ok(()) => {
-                let _ = self.inflight.forget_batch(self.run_id, batch_idx);
-            }
+        if let Err(error) = self.store.commit_batch(&batch_ref, rows, 0).await {
             // Left unsettled: the next run re-adds these members once more, which is harmless.
-            Err(error) => tracing::warn!(%error, "cannot settle the re-add of shared-key members"),
+            tracing::warn!(%error, "cannot settle the re-add of shared-key members");
         }
     }
 
@@ -523,16 +504,13 @@ impl<'a> SendContext<'a> {
             .commit_batch(batch_ref, rows, response.num_invalid_entries)
             .await
         {
-            // Meta has the change, the store does not: the journal entry stays `sent` and the
-            // in-flight record stays, so the next run settles these rows.
+            // Meta has the change, the store does not: the journal entry stays `sent` with its
+            // in-flight rows, so the next run settles these rows.
             self.stop(store_problem("commit an accepted batch", &error));
             return BatchOutcome::Refused {
                 n_rows: rows.len() as u64,
             };
         }
-        let _ = self
-            .inflight
-            .forget_batch(batch_ref.run_id, batch_ref.batch_idx);
         let invalid: Vec<(String, String)> = response
             .invalid_samples
             .iter()
@@ -600,7 +578,7 @@ impl<'a> SendContext<'a> {
         tracing::warn!(%error, ?action, "Graph did not accept the batch");
         if error.may_have_been_applied() {
             // The answer was lost: Meta may have applied the batch. Leave it `sent` with its
-            // in-flight record; the next run settles it.
+            // in-flight rows; the next run settles it.
             self.stop(Problem {
                 message: format!("Meta did not answer in the end ({error})."),
                 fix: "Nothing is lost: run the sync again later; it re-sends what is pending."
@@ -612,9 +590,6 @@ impl<'a> SendContext<'a> {
         if let Err(store_error) = self.store.journal_batch_refused(batch_ref, &reason).await {
             tracing::warn!(error = %store_error, "cannot journal the refusal");
         }
-        let _ = self
-            .inflight
-            .forget_batch(batch_ref.run_id, batch_ref.batch_idx);
         self.lock().batches_refused += 1;
         match action {
             ErrorAction::StopAndTellUser(problem) => {

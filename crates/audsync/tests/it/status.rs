@@ -121,9 +121,9 @@ fn synced_segment(sandbox: &Sandbox, dir: &TestDir, segment: &str, n_members: us
             batch_idx: 0,
             operation: Operation::Add,
         };
-        let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
+        let schema = ["EXTERN_ID".to_string(), "EMAIL".to_string()];
         store
-            .journal_batch_sent(&batch, &user_ids, None)
+            .journal_batch_sent(&batch, &schema, &rows, None)
             .await
             .expect("journal the batch");
         store

@@ -123,6 +123,11 @@ fn fingerprint(user_idx: u64, version: u8) -> [u8; 16] {
     fingerprint
 }
 
+/// The audience schema of [`member`]'s rows.
+fn schema() -> Vec<String> {
+    ["EMAIL", "PHONE", "EXTERN_ID"].map(String::from).to_vec()
+}
+
 /// A member shaped like a real one: two hashed keys and an absent one.
 fn member(user_idx: u64, version: u8) -> MemberRow {
     MemberRow {
@@ -151,9 +156,8 @@ async fn send_and_commit(
         batch_idx,
         operation,
     };
-    let user_ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
     store
-        .journal_batch_sent(&batch, &user_ids, Some("4242"))
+        .journal_batch_sent(&batch, &schema(), rows, Some("4242"))
         .await
         .expect("journal the batch");
     store
@@ -335,7 +339,7 @@ async fn a_failing_statement_mid_batch_leaves_members_and_journal_unchanged(db: 
         operation: Operation::Add,
     };
     store
-        .journal_batch_sent(&batch, &["user-0"], None)
+        .journal_batch_sent(&batch, &schema(), &[member(0, 2)], None)
         .await
         .unwrap();
     let outcome = store.commit_batch(&batch, &batch_rows, 3).await;
@@ -361,7 +365,7 @@ async fn a_failing_statement_mid_batch_leaves_members_and_journal_unchanged(db: 
         ..batch
     };
     store
-        .journal_batch_sent(&removal, &["user-0"], None)
+        .journal_batch_sent(&removal, &schema(), &[member(0, 1)], None)
         .await
         .unwrap();
     let unknown = BatchRef {
@@ -408,7 +412,12 @@ async fn refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled(db: 
         operation: Operation::Remove,
     };
     store
-        .journal_batch_sent(&refused, &["user-1", "user-2"], Some("77"))
+        .journal_batch_sent(
+            &refused,
+            &schema(),
+            &[member(1, 1), member(2, 1)],
+            Some("77"),
+        )
         .await
         .unwrap();
     store
@@ -423,7 +432,7 @@ async fn refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled(db: 
         ..refused
     };
     store
-        .journal_batch_sent(&in_doubt, &["user-3"], Some("77"))
+        .journal_batch_sent(&in_doubt, &schema(), &[member(3, 1)], Some("77"))
         .await
         .unwrap();
 
@@ -638,9 +647,17 @@ async fn raw_pool(url: &str) -> sqlx::AnyPool {
     sqlx::AnyPool::connect(&url).await.expect("a raw pool")
 }
 
+/// Journal entries that hold in-flight rows.
+async fn entries_holding_rows(pool: &sqlx::AnyPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE inflight_rows IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: TestDb) {
     let store = &db.store;
-    let schema: Vec<String> = ["EMAIL", "PHONE", "EXTERN_ID"].map(String::from).to_vec();
+    let schema = schema();
     let run_id = store.begin_run("newsletter").await.unwrap();
     let rows: Vec<MemberRow> = (0..2_000).map(|user_idx| member(user_idx, 1)).collect();
     let add = BatchRef {
@@ -660,15 +677,15 @@ async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: Test
         ..add
     };
     store
-        .journal_batch_sent_with_rows(&add, &schema, &rows, Some("11"))
+        .journal_batch_sent(&add, &schema, &rows, Some("11"))
         .await
         .unwrap();
     store
-        .journal_batch_sent_with_rows(&removal, &schema, &rows[..10], Some("12"))
+        .journal_batch_sent(&removal, &schema, &rows[..10], Some("12"))
         .await
         .unwrap();
     store
-        .journal_batch_sent_with_rows(&replace, &schema, &rows[..3], Some("13"))
+        .journal_batch_sent(&replace, &schema, &rows[..3], Some("13"))
         .await
         .unwrap();
 
@@ -713,7 +730,7 @@ async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: Test
 
     // A retry records the batch again, with the rows it sends now.
     store
-        .journal_batch_sent_with_rows(&add, &schema, &rows[..5], Some("14"))
+        .journal_batch_sent(&add, &schema, &rows[..5], Some("14"))
         .await
         .unwrap();
     let journal = store.journal(&run_id).await.unwrap();
@@ -728,12 +745,11 @@ async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: Test
     let journal = store.journal(&run_id).await.unwrap();
     assert_eq!(journal[0].state, BatchState::Refused);
     assert_eq!(journal[0].inflight, None);
-    let with_rows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE inflight_rows IS NOT NULL")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(with_rows, 1, "only the replace still holds rows");
+    assert_eq!(
+        entries_holding_rows(&pool).await,
+        1,
+        "only the replace still holds rows"
+    );
 
     // The schema refuses a settled entry that still holds rows.
     let settled_with_rows =
@@ -742,6 +758,14 @@ async fn inflight_rows_stay_in_the_journal_until_their_batch_is_settled(db: Test
             .execute(&pool)
             .await;
     assert!(settled_with_rows.is_err(), "{settled_with_rows:?}");
+    // Committing the accepted replace forgets them too: the journal holds no rows any more.
+    store.commit_batch(&replace, &rows[..3], 0).await.unwrap();
+    assert_eq!(entries_holding_rows(&pool).await, 0);
+    // The removal is still unsettled.
+    assert_eq!(
+        store.unsettled_batches("newsletter").await.unwrap().len(),
+        1
+    );
     pool.close().await;
 }
 
@@ -938,9 +962,8 @@ async fn first_schema_database_migrates_and_keeps_its_state(url: &str, backend: 
         run_id: &run_id,
         ..old_batch
     };
-    let schema: Vec<String> = ["EMAIL", "PHONE", "EXTERN_ID"].map(String::from).to_vec();
     store
-        .journal_batch_sent_with_rows(&batch, &schema, &[member(2, 1)], None)
+        .journal_batch_sent(&batch, &schema(), &[member(2, 1)], None)
         .await
         .unwrap();
     let unsettled = store.unsettled_batches("newsletter").await.unwrap();

@@ -162,7 +162,7 @@ impl SyncHarness {
         let deps = SyncDeps {
             store: store.clone(),
             graph,
-            inflight_root: dir.path().join("inflight"),
+            spool_root: dir.path().join("spool"),
         };
         SyncHarness {
             emulator,
