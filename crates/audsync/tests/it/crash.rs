@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use audsync::store::Store;
+use audsync::store::{Backend, Store};
 use audsync::sync::CRASH_AFTER_BATCHES_ENV;
-use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, EmulatorConfig, Scenario};
+use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, Scenario};
 
+use crate::support::PgSchema;
 use crate::sync_support::{
     Customer, SyncHarness, assert_same_keys, csv, customers, expected_emails, multi_thread,
 };
@@ -35,8 +36,13 @@ impl Rng {
 
 /// Writes `audsync.toml` for segment `crash` reading `users.csv`, against the emulator.
 fn write_config(dir: &Path, graph_url: &str) -> PathBuf {
+    write_config_with_store(dir, graph_url, "sqlite://state.db")
+}
+
+/// [`write_config`] with another store.
+fn write_config_with_store(dir: &Path, graph_url: &str, store_url: &str) -> PathBuf {
     let config = format!(
-        r#"store = "sqlite://state.db"
+        r#"store = "{store_url}"
 
 [[connector]]
 name = "meta"
@@ -104,6 +110,12 @@ fn run_sync_with(
 
 /// Members of the final source, and the emulator's and store's view of the audience.
 async fn assert_exact(harness: &SyncHarness, dir: &Path, people: &[Customer]) {
+    let store_url = format!("sqlite://{}", dir.join("state.db").display());
+    assert_exact_in(harness, &store_url, people).await;
+}
+
+/// [`assert_exact`] with the store at `store_url`.
+async fn assert_exact_in(harness: &SyncHarness, store_url: &str, people: &[Customer]) {
     let audience_id = harness
         .audiences()
         .await
@@ -112,9 +124,7 @@ async fn assert_exact(harness: &SyncHarness, dir: &Path, people: &[Customer]) {
         .expect("CA_crash exists");
     let expected = expected_emails(people);
     assert_same_keys(&harness.member_emails(&audience_id).await, &expected);
-    let store = Store::connect(&format!("sqlite://{}", dir.join("state.db").display()))
-        .await
-        .expect("the store opens");
+    let store = Store::connect(store_url).await.expect("the store opens");
     assert_eq!(
         store.member_count("crash").await.unwrap(),
         expected.len() as u64
@@ -140,13 +150,46 @@ async fn slow_harness() -> SyncHarness {
 
 #[test]
 fn a_crash_between_acceptance_and_commit_loses_nothing() {
+    crash_before_a_commit_then_rerun(Backend::Sqlite, Rerun::OnTheSameHost);
+}
+
+/// A run on another host sharing the store settles what a run that died on the first host left
+/// (the store keeps the in-flight rows, the spool folder holds nothing a rerun needs).
+#[test]
+fn a_batch_interrupted_on_one_host_is_settled_from_another_on_sqlite() {
+    crash_before_a_commit_then_rerun(Backend::Sqlite, Rerun::OnAnotherHost);
+}
+
+/// [`a_batch_interrupted_on_one_host_is_settled_from_another_on_sqlite`] on PostgreSQL, the
+/// store that several hosts really share.
+#[test]
+fn a_batch_interrupted_on_one_host_is_settled_from_another_on_postgresql() {
+    crash_before_a_commit_then_rerun(Backend::Postgres, Rerun::OnAnotherHost);
+}
+
+/// Where the run after a crash runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rerun {
+    OnTheSameHost,
+    /// From another folder with its own config and spool folder, after the first host's spool
+    /// folder is gone.
+    OnAnotherHost,
+}
+
+/// A first sync of 25,000 users dies after Meta accepted batches 1 and 2 and before batch 2 was
+/// committed; users of that batch leave or change their email; the rerun must leave Meta
+/// holding exactly the segment.
+fn crash_before_a_commit_then_rerun(backend: Backend, rerun: Rerun) {
     let runtime = multi_thread();
-    let harness = runtime.block_on(SyncHarness::start_with(EmulatorConfig {
-        small_audience_threshold: 0,
-        ..EmulatorConfig::default()
-    }));
+    let harness = runtime.block_on(SyncHarness::start());
+    let postgres = (backend == Backend::Postgres).then(|| runtime.block_on(PgSchema::create()));
     let dir = harness.dir.path();
-    let config = write_config(dir, &harness.emulator.base_url());
+    let store_url = match &postgres {
+        Some(schema) => schema.url.clone(),
+        None => format!("sqlite://{}", dir.join("state.db").display()),
+    };
+    let graph_url = harness.emulator.base_url();
+    let config = write_config_with_store(dir, &graph_url, &store_url);
     let people = customers(0..25_000);
     std::fs::write(dir.join("users.csv"), csv(&people)).unwrap();
 
@@ -158,13 +201,35 @@ fn a_crash_between_acceptance_and_commit_loses_nothing() {
     runtime.block_on(async {
         let audience_id = harness.audiences().await["CA_crash"].clone();
         assert_eq!(harness.members(&audience_id).await.len(), 20_000);
-        let store = Store::connect(&format!("sqlite://{}", dir.join("state.db").display()))
-            .await
-            .unwrap();
+        let store = Store::connect(&store_url).await.unwrap();
         assert_eq!(store.member_count("crash").await.unwrap(), 10_000);
-        assert_eq!(store.unsettled_batches("crash").await.unwrap().len(), 1);
+        let unsettled = store.unsettled_batches("crash").await.unwrap();
+        assert_eq!(unsettled.len(), 1);
+        // The batch's rows are in the store, for whichever host runs next.
+        let inflight = unsettled[0].inflight.as_ref().expect("its in-flight rows");
+        assert_eq!(inflight.rows.len(), 10_000);
         store.close().await;
     });
+
+    let rerun_config = match rerun {
+        Rerun::OnTheSameHost => config,
+        Rerun::OnAnotherHost => {
+            // The first host's spool folder (beside an SQLite store, else beside the config)
+            // holds nothing after the crash; it goes, and the rerun runs from elsewhere.
+            let spool_folder = match backend {
+                Backend::Sqlite => dir.join("state.db.spool"),
+                Backend::Postgres => dir.join(".audsync-spool"),
+            };
+            let left_behind = std::fs::read_dir(&spool_folder)
+                .expect("the first host's spool folder")
+                .count();
+            assert_eq!(left_behind, 0, "{}", spool_folder.display());
+            std::fs::remove_dir_all(&spool_folder).unwrap();
+            let other_host = dir.join("other-host");
+            std::fs::create_dir(&other_host).unwrap();
+            write_config_with_store(&other_host, &graph_url, &store_url)
+        }
+    };
 
     // Before the rerun, some users of the uncommitted batch leave and some change their
     // email: Meta holds rows the store never heard of.
@@ -179,11 +244,16 @@ fn a_crash_between_acceptance_and_commit_loses_nothing() {
     for customer in churned.iter_mut().skip(10_100).take(50) {
         customer.email = format!("moved.{}@example.org", customer.user_id);
     }
-    std::fs::write(dir.join("users.csv"), csv(&churned)).unwrap();
-    let (code, stdout, stderr) = run_sync(&config, None);
+    let rerun_dir = rerun_config.parent().expect("the config's folder");
+    std::fs::write(rerun_dir.join("users.csv"), csv(&churned)).unwrap();
+    let (code, stdout, stderr) = run_sync(&rerun_config, None);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("after an interruption"), "{stdout}");
-    runtime.block_on(assert_exact(&harness, dir, &churned));
+    assert!(
+        !stdout.contains("--replace"),
+        "no warning to replace: {stdout}"
+    );
+    runtime.block_on(assert_exact_in(&harness, &store_url, &churned));
 }
 
 #[test]
