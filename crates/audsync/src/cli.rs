@@ -266,8 +266,17 @@ Exit status: 0 when the file was processed (even with rejects); 2 on a usage or 
 #[derive(Debug, Args)]
 #[command(after_long_help = SYNC_AFTER_HELP)]
 pub struct SyncArgs {
-    /// The segment (its `name` in the configuration).
-    pub segment: String,
+    /// The segments (their `name` in the configuration), one after the other.
+    #[arg(required_unless_present = "all", value_name = "SEGMENT")]
+    pub segments: Vec<String>,
+
+    /// Every segment of the configuration, in its order.
+    #[arg(long, conflicts_with = "segments")]
+    pub all: bool,
+
+    /// Print each report as one line of JSON (the stored run record) instead of text.
+    #[arg(long)]
+    pub json: bool,
 
     /// Upload the whole segment in one `/usersreplace` session instead of adds and removes
     /// (needed once after a mapping change; Meta then swaps the audience's members).
@@ -292,7 +301,11 @@ and sends nothing.
 Exit status: 0 when the run succeeded (or the plan was made); 1 when Meta stopped the run (the
 report says why and what to do); 3 when some changes were refused or held back and stay
 pending; 2 on a usage, configuration or I/O error, or when another process is syncing the
-segment.";
+segment. With several segments (or --all) they run one after the other, each even if another
+failed, and the exit status is the gravest: 2, then 1, then 3, else 0.
+
+Scripts and monitoring: --json prints each report as one line of JSON, the run record that
+`audsync status` reads (counts by name, outcome, problem and fix, warnings).";
 
 /// `--date-order` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -1,11 +1,12 @@
-//! The `audsync plan SEGMENT` and `audsync sync SEGMENT [--replace]` subcommands: the config,
-//! the store, the connector's Graph client, then [`super::plan`] or [`super::run`], the report
-//! on stdout and the exit status.
+//! The `audsync plan` and `audsync sync [--replace]` subcommands (one or more segments, or
+//! `--all`): the config, the store, the connector's Graph client, then [`super::plan`] or
+//! [`super::run`] per segment, the reports on stdout (text or JSON lines) and the exit status.
 //!
 //! Exit status: 0 when the run succeeded (or the plan was made); 1 when Meta stopped the run
 //! (the report says why and what to do; pending changes wait for the next run); 3 when it ended
 //! partially (some changes refused or held back, e.g. removals on a too-small audience);
 //! 2 on a usage, configuration or I/O error, or when another process is syncing the segment.
+//! With several segments, each runs even if one fails, and the exit status is the gravest.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,39 +24,99 @@ use crate::store::Store;
 use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
 use crate::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
 
-/// `audsync plan SEGMENT`.
+/// Exit status of a segment that could not run (configuration, store, source, lease).
+const EXIT_ERROR: u8 = 2;
+
+/// `audsync plan SEGMENT… | --all`.
 pub fn plan_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let config = connect::load_config(&args.config.config)?;
-    let spec = segment_spec(&config, &args.segment)?;
+    let names = chosen_segments(&config, args)?;
     let options = options(args)?;
     connect::init_logging(connect::DEFAULT_LOG_LEVEL);
     let runtime = runtime()?;
-    let report = runtime.block_on(async {
-        let store = Store::connect(config.store.expose())
-            .await
-            .context("cannot open the state store")?;
-        let report = super::plan(&store, &spec, &options).await;
-        store.close().await;
-        report
-    })?;
-    print!("{report}");
-    Ok(ExitCode::from(report.exit_code()))
+    let store = runtime
+        .block_on(Store::connect(config.store.expose()))
+        .context("cannot open the state store")?;
+    let exit = for_each_segment(&names, args.json, |name| {
+        let spec = segment_spec(&config, name)?;
+        runtime.block_on(super::plan(&store, &spec, &options))
+    });
+    runtime.block_on(store.close());
+    Ok(exit)
 }
 
-/// `audsync sync SEGMENT [--replace]`.
+/// `audsync sync SEGMENT… | --all [--replace]`.
 pub fn sync_command(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let config = connect::load_config(&args.config.config)?;
+    let names = chosen_segments(&config, args)?;
     let options = options(args)?;
     connect::init_logging(connect::DEFAULT_LOG_LEVEL);
     let runtime = runtime()?;
-    let report = runtime.block_on(sync_segment(
-        &config,
-        &args.config.config,
-        &args.segment,
-        &options,
-    ))?;
-    print!("{report}");
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(for_each_segment(&names, args.json, |name| {
+        runtime.block_on(sync_segment(&config, &args.config.config, name, &options))
+    }))
+}
+
+/// The segments a command names (`--all`: every configured one, in the file's order), each
+/// checked to exist before any of them runs.
+fn chosen_segments(config: &Config, args: &SyncArgs) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = if args.all {
+        config
+            .segments
+            .iter()
+            .map(|segment| segment.name.clone())
+            .collect()
+    } else {
+        args.segments.clone()
+    };
+    if names.is_empty() {
+        bail!("the configuration has no [[segment]] to run");
+    }
+    for name in &names {
+        segment_spec(config, name)?;
+    }
+    Ok(names)
+}
+
+/// Runs `run` for each segment in turn, printing each report (text, or one JSON line with
+/// `json`); a segment that cannot run is reported on stderr and the others still run. The exit
+/// status is the gravest of all: an error (2), then a run Meta stopped (1), then a partial run
+/// (3), else 0.
+fn for_each_segment(
+    names: &[String],
+    json: bool,
+    mut run: impl FnMut(&str) -> anyhow::Result<RunReport>,
+) -> ExitCode {
+    let gravity = |code: u8| match code {
+        0 => 0,
+        3 => 1,
+        1 => 2,
+        _ => 3,
+    };
+    let mut exit = 0u8;
+    for name in names {
+        let code = match run(name) {
+            Ok(report) => {
+                if json {
+                    println!("{}", report.to_json());
+                } else {
+                    if names.len() > 1 && name != &names[0] {
+                        println!();
+                    }
+                    print!("{report}");
+                }
+                report.exit_code()
+            }
+            Err(error) => {
+                eprintln!("audsync: error: segment {name}: {error:#}");
+                EXIT_ERROR
+            }
+        };
+        if gravity(code) > gravity(exit) {
+            exit = code;
+        }
+    }
+    ExitCode::from(exit)
 }
 
 /// Syncs the configured segment `name`: its [`SegmentSpec`], its connector's Graph client,

@@ -208,3 +208,87 @@ fn connector_add_refuses_missing_variables_and_writes_nothing() {
     assert!(!run.stderr.contains("EAAx"), "{}", run.stderr);
     assert!(!dir.path("audsync.toml").exists());
 }
+
+/// Each line of `text` as JSON.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON report"))
+        .collect()
+}
+
+/// Two segments, one of them with a source that does not exist.
+fn two_segments(dir: &TestDir, graph_url: &str) {
+    dir.write(
+        "audsync.toml",
+        format!(
+            r#"store = "sqlite://state.db"
+
+[[connector]]
+name = "meta"
+ad_account_id = "act_542676646349772"
+access_token = "${{FB_ACCESS_TOKEN}}"
+graph_url = "{graph_url}"
+
+[[segment]]
+name = "newsletter"
+source = "newsletter.csv"
+default_country = "US"
+
+[[segment]]
+name = "vip"
+source = "vip.csv"
+default_country = "US"
+"#
+        ),
+    );
+    dir.write(
+        "newsletter.csv",
+        "user_id,email\nu1,ann@example.com\nu2,bob@example.com\nu3,\n",
+    );
+}
+
+#[test]
+fn sync_all_runs_every_segment_prints_json_lines_and_exits_with_the_gravest_status() {
+    let sandbox = Sandbox::start(EmulatorConfig::default());
+    let dir = TestDir::new();
+    two_segments(&dir, &sandbox.base_url());
+    let token = [("FB_ACCESS_TOKEN", DEFAULT_ACCESS_TOKEN)];
+
+    // vip's source is missing: newsletter still syncs, vip is an error, the exit status is 2.
+    let run = audsync_in(&dir, &["sync", "--all", "--json", "--quiet"], &token);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let reports = json_lines(&run.stdout);
+    assert_eq!(reports.len(), 1, "{}", run.stdout);
+    assert_eq!(reports[0]["segment"], "newsletter");
+    assert_eq!(reports[0]["outcome"], "succeeded");
+    assert_eq!(reports[0]["added"], 2);
+    assert_eq!(reports[0]["rejected"], 1);
+    assert!(
+        run.stderr.contains("segment vip:"),
+        "the failing segment is named: {}",
+        run.stderr
+    );
+
+    // Once vip has a source, both run (text reports) and the exit status is 0.
+    dir.write("vip.csv", "user_id,email\nv1,vic@example.com\n");
+    let run = audsync_in(&dir, &["sync", "--all", "--quiet"], &token);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("sync of segment newsletter"));
+    assert!(run.stdout.contains("sync of segment vip"));
+    // A plan of named segments sends nothing: nothing changed.
+    let run = audsync_in(&dir, &["plan", "vip", "newsletter", "--json"], &token);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let plans = json_lines(&run.stdout);
+    assert_eq!(plans.len(), 2);
+    assert_eq!(plans[0]["segment"], "vip");
+    assert!(
+        plans
+            .iter()
+            .all(|plan| plan["outcome"] == "planned" && plan["added"] == 0)
+    );
+    // An unknown segment is refused before anything runs.
+    let run = audsync_in(&dir, &["sync", "newsletter", "nope"], &token);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("no segment \"nope\""), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
+}
