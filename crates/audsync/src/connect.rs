@@ -13,7 +13,7 @@ use audsync_graph::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{ConnectorAddArgs, InitArgs};
-use crate::config::{self, AccessTier, Config, Connector, Environment};
+use crate::config::{self, Config, Connector, Environment};
 
 /// Attempts per request for interactive commands (`check`, `status`): the first try and one
 /// retry. Our choice: a person waits at the terminal; the sync's default policy (four
@@ -53,10 +53,7 @@ pub fn graph_settings(connector: &Connector) -> GraphSettings {
         .app_secret
         .as_ref()
         .map(|secret| AppSecret::new(secret.expose_secret().to_owned()));
-    settings.access_tier = match connector.access_tier {
-        AccessTier::Limited => audsync_graph::AccessTier::Limited,
-        AccessTier::Full => audsync_graph::AccessTier::Full,
-    };
+    settings.access_tier = connector.access_tier;
     settings
 }
 

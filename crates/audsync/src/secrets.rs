@@ -479,7 +479,7 @@ pub fn add_connector(
         config::parse_graph_url(graph_url, "graph_url", &mut problems);
     }
     if let Some(access_tier) = &connector.access_tier {
-        config::AccessTier::parse(access_tier, "access_tier", &mut problems);
+        config::parse_access_tier(access_tier, "access_tier", &mut problems);
     }
     let (true, Some(ad_account_digits)) = (problems.is_empty(), ad_account_digits) else {
         anyhow::bail!(

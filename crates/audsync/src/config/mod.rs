@@ -28,6 +28,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::secrets::{self, SecretKey};
 use crate::sources::FileFormat;
 
+pub use crate::sync::SyncMode;
+pub use audsync_graph::{AccessTier, CustomerFileSource};
 pub use env::Environment;
 pub use raw::{RawConfig, RawConnector, RawQuerySource, RawSegment, RawSource};
 pub use schedule::{Cron, MIN_INTERVAL, Schedule};
@@ -133,30 +135,6 @@ impl fmt::Display for AdAccountId {
     }
 }
 
-/// The app's Marketing API access tier (contract §1: "Limited access" was "Standard Access",
-/// "Full access" was "Advanced Access"); it sets the rate budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AccessTier {
-    #[default]
-    Limited,
-    Full,
-}
-
-impl AccessTier {
-    pub(crate) fn parse(text: &str, path: &str, problems: &mut Vec<String>) -> Option<AccessTier> {
-        match text {
-            "limited" => Some(AccessTier::Limited),
-            "full" => Some(AccessTier::Full),
-            other => {
-                problems.push(format!(
-                    "{path}: unknown access tier {other:?} (expected limited or full)"
-                ));
-                None
-            }
-        }
-    }
-}
-
 /// One `[[segment]]`: a source of users kept equal to one audience.
 #[derive(Debug)]
 pub struct Segment {
@@ -209,33 +187,20 @@ pub enum Source {
     Query { sql: String, database: DatabaseUrl },
 }
 
-/// How a sync changes the audience.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SyncMode {
-    /// Adds users who entered, removes users who left (the default).
-    #[default]
-    Mirror,
-    /// Adds only; never removes.
-    Upsert,
-    /// A full `usersreplace` session every run.
-    Replace,
-}
-
-/// Meta's `customer_file_source` for a new audience (contract §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CustomerFileSource {
-    #[default]
-    UserProvidedOnly,
-    PartnerProvidedOnly,
-    BothUserAndPartnerProvided,
-}
-
-impl CustomerFileSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CustomerFileSource::UserProvidedOnly => "USER_PROVIDED_ONLY",
-            CustomerFileSource::PartnerProvidedOnly => "PARTNER_PROVIDED_ONLY",
-            CustomerFileSource::BothUserAndPartnerProvided => "BOTH_USER_AND_PARTNER_PROVIDED",
+/// The access tier in the config: `limited` or `full`.
+pub(crate) fn parse_access_tier(
+    text: &str,
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Option<AccessTier> {
+    match text {
+        "limited" => Some(AccessTier::Limited),
+        "full" => Some(AccessTier::Full),
+        other => {
+            problems.push(format!(
+                "{path}: unknown access tier {other:?} (expected limited or full)"
+            ));
+            None
         }
     }
 }
@@ -588,7 +553,7 @@ fn check_connector(
         .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
     check_api_version(&api_version, &format!("{path}.api_version"), problems);
     let access_tier = match raw.access_tier {
-        Some(text) => AccessTier::parse(&text, &format!("{path}.access_tier"), problems),
+        Some(text) => parse_access_tier(&text, &format!("{path}.access_tier"), problems),
         None => Some(AccessTier::default()),
     };
     Some(Connector {

@@ -13,16 +13,16 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use audsync_core::NormalizeOptions;
-use audsync_graph::{CustomerFileSource, NewAudience};
+use audsync_graph::NewAudience;
 
 use crate::cli::SyncArgs;
-use crate::config::{self, Config, Segment, Source};
+use crate::config::{Config, Segment, Source};
 use crate::connect;
 use crate::sources::SourceSpec;
 use crate::sources::sql::QuerySpec;
 use crate::store::Store;
 use crate::sync::send::CRASH_AFTER_BATCHES_ENV;
-use crate::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncMode, SyncOptions};
+use crate::sync::{ProgressMode, RunReport, SegmentSpec, SyncDeps, SyncOptions};
 
 /// Exit status of a segment that could not run (configuration, store, source, lease).
 const EXIT_ERROR: u8 = 2;
@@ -238,25 +238,11 @@ pub fn segment_spec(config: &Config, name: &str) -> anyhow::Result<SegmentSpec> 
         consent_column: segment.consent_column.clone(),
         normalize: normalize_options(segment),
         rule: segment.eligibility.clone(),
-        mode: match segment.mode {
-            config::SyncMode::Mirror => SyncMode::Mirror,
-            config::SyncMode::Upsert => SyncMode::Upsert,
-            config::SyncMode::Replace => SyncMode::Replace,
-        },
+        mode: segment.mode,
         audience_name: segment.audience_name.clone(),
         new_audience: NewAudience {
             description: segment.description.clone(),
-            customer_file_source: match segment.customer_file_source {
-                config::CustomerFileSource::UserProvidedOnly => {
-                    CustomerFileSource::UserProvidedOnly
-                }
-                config::CustomerFileSource::PartnerProvidedOnly => {
-                    CustomerFileSource::PartnerProvidedOnly
-                }
-                config::CustomerFileSource::BothUserAndPartnerProvided => {
-                    CustomerFileSource::BothUserAndPartnerProvided
-                }
-            },
+            customer_file_source: segment.customer_file_source,
         },
     })
 }
