@@ -84,6 +84,11 @@ impl UserHashSet {
         }
     }
 
+    /// The hashes held, in no particular order (a hash of 0 comes back as 1).
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().copied().filter(|hash| *hash != EMPTY)
+    }
+
     /// Grows by half (not double): the old and new tables coexist while rehashing, and at 10M
     /// users a doubling would briefly hold 260 MB.
     fn grow(&mut self) {

@@ -861,7 +861,7 @@ async fn incremental(
     // Removals first (mirror only), after promising to re-add the staying members they take
     // along.
     let mut removals_complete = true;
-    let mut readds: Option<(u32, Vec<MemberRow>)> = None;
+    let mut readds: Option<Readds> = None;
     if mode == SyncMode::Mirror {
         let removal_spool = match removals {
             RowSink::Spool(spool) => spool.finish().context("cannot read back a spool")?,
@@ -870,7 +870,7 @@ async fn incremental(
         report.removed_old_keys = removal_spool.n_rows() - n_removed_rejected;
         report.removed_now_rejected = n_removed_rejected;
         report.removed_after_interruption = uncertain.rows.len() as u64;
-        let removals = gather_removals(
+        let mut removals = gather_removals(
             ctx,
             removal_spool,
             uncertain.rows.clone(),
@@ -884,15 +884,13 @@ async fn incremental(
         let total = removals.n_rows();
         if total > 0 && !ctx.stopped() {
             if let Some(spool) = staying_tokens {
-                let rows = staying_rows_hit(ctx, spool, removals.tokens.clone(), &index).await?;
-                if !rows.is_empty() {
-                    match ctx.promise_readds(&rows).await {
-                        Some(batch_idx) => readds = Some((batch_idx, rows)),
-                        None => {
-                            report.pending_removals = total;
-                            report.pending_adds = adds.n_rows();
-                            return Ok(Settled::Incomplete);
-                        }
+                let tokens = std::mem::take(&mut removals.tokens);
+                match promise_staying_members_hit(ctx, spool, tokens, &index).await? {
+                    Some(promised) => readds = Some(promised),
+                    None => {
+                        report.pending_removals = total;
+                        report.pending_adds = adds.n_rows();
+                        return Ok(Settled::Incomplete);
                     }
                 }
             }
@@ -921,7 +919,7 @@ async fn incremental(
         _ => unreachable!("this path spools its adds"),
     };
     let n_adds = adds.n_rows();
-    let n_readds = readds.as_ref().map_or(0, |(_, rows)| rows.len() as u64);
+    let n_readds = readds.as_ref().map_or(0, |readds| readds.rows.n_rows());
     if ctx.stopped() {
         report.pending_adds = n_adds + n_readds;
         return Ok(Settled::Incomplete);
@@ -947,19 +945,24 @@ async fn incremental(
             ));
         }
     }
-    if let Some((batch_idx, rows)) = readds
+    if let Some(readds) = readds
+        && n_readds > 0
         && !ctx.stopped()
     {
         progress.start("re-adding", Some(n_readds), "rows");
         let (sender, receiver) = mpsc::channel(2);
-        let to_send = rows.clone();
-        let produce = async move { send_rows(&sender, to_send).await };
+        ctx.readding.store(true, Ordering::Relaxed);
+        let produce = produce_from_spool(readds.rows, sender, false);
         let send = ctx.send_operation(Operation::Add, receiver, Session::start(Some(n_readds)));
-        let (_, sent) = tokio::join!(produce, send);
+        let (produced, sent) = tokio::join!(produce, send);
+        ctx.readding.store(false, Ordering::Relaxed);
+        produced?;
         report.readded_shared_key = sent.rows_accepted;
         report.pending_adds += n_readds - sent.rows_accepted;
         if sent.rows_accepted == n_readds {
-            ctx.keep_readd_promise(batch_idx, &rows).await;
+            for batch_idx in readds.promises {
+                ctx.keep_readd_promise(batch_idx).await;
+            }
         }
     } else {
         report.pending_adds += n_readds;
@@ -1066,36 +1069,64 @@ async fn gather_removals(
     })
 }
 
-/// The stored rows of the staying members that rows with `removal_tokens` take along at Meta
-/// (`shared_keys.rs`), read from the diff's token spool on a blocking thread.
-async fn staying_rows_hit(
+/// Staying members to re-add after the removals: their stored rows, spooled, and the journal
+/// entries promising them.
+struct Readds {
+    rows: SpoolReader,
+    promises: Vec<u32>,
+}
+
+/// Finds the staying members that rows with `removal_tokens` take along at Meta
+/// (`shared_keys.rs`), reading the diff's token spool on a blocking thread, then spools their
+/// stored rows and journals them as re-add promises, [`MAX_ROWS_PER_REQUEST`] members per
+/// promise, before any removal is sent. Holds one promise's rows at a time. `None` when a
+/// promise cannot be journaled (the run stopped: no removal may go out).
+async fn promise_staying_members_hit(
     ctx: &SendContext<'_>,
     mut spool: TokenSpoolReader,
     removal_tokens: Vec<KeyToken>,
     index: &MemberIndex,
-) -> anyhow::Result<Vec<MemberRow>> {
+) -> anyhow::Result<Option<Readds>> {
     let hit = spawn_blocking_in_context(move || staying_members_hit(&mut spool, removal_tokens))
         .await
         .context("the token spool reader failed")?
         .context("cannot read back the token spool")?;
-    if hit.is_empty() {
-        return Ok(Vec::new());
+    let mut rows = SpoolWriter::create(ctx.spool_dir).context("cannot create a spool")?;
+    let mut promises = Vec::new();
+    let mut promised = Vec::with_capacity(MAX_ROWS_PER_REQUEST.min(hit.len()));
+    let hashes: Vec<u64> = hit.iter().collect();
+    drop(hit);
+    for (position, chunk) in hashes.chunks(UNSEEN_FETCH_HASHES).enumerate() {
+        let fetched = ctx
+            .store
+            .member_rows_by_user_hash(ctx.segment, chunk)
+            .await
+            .context("cannot read the stored rows of members sharing a key with a removed one")?;
+        // A user hash shared with a member who left (a 64-bit collision): that one is removed.
+        for row in fetched.into_iter().filter(|row| !index.is_unseen(row)) {
+            rows.push(&row, false)
+                .context("cannot write the spool of rows to send")?;
+            promised.push(row);
+        }
+        let last = (position + 1) * UNSEEN_FETCH_HASHES >= hashes.len();
+        while promised.len() >= MAX_ROWS_PER_REQUEST || (last && !promised.is_empty()) {
+            let n_taken = promised.len().min(MAX_ROWS_PER_REQUEST);
+            let Some(batch_idx) = ctx.promise_readds(&promised[..n_taken]).await else {
+                return Ok(None);
+            };
+            promises.push(batch_idx);
+            promised.drain(..n_taken);
+        }
     }
-    let hit: Vec<u64> = hit.into_iter().collect();
-    let mut rows = ctx
-        .store
-        .member_rows_by_user_hash(ctx.segment, &hit)
-        .await
-        .context("cannot read the stored rows of members sharing a key with a removed one")?;
-    // A user hash shared with a member who left (a 64-bit collision): that one is removed.
-    rows.retain(|row| !index.is_unseen(row));
-    rows.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-    tracing::info!(
-        n_members = rows.len(),
-        "staying members share an identifying key with a removed row: they are re-added after \
-         the removals"
-    );
-    Ok(rows)
+    let rows = rows.finish().context("cannot read back a spool")?;
+    if rows.n_rows() > 0 {
+        tracing::info!(
+            n_members = rows.n_rows(),
+            "staying members share an identifying key with a removed row: they are re-added \
+             after the removals"
+        );
+    }
+    Ok(Some(Readds { rows, promises }))
 }
 
 /// Feeds the removals to the sender, in the order of [`Removals`].

@@ -91,6 +91,10 @@ pub struct SendContext<'a> {
     pub lease_lost: &'a AtomicBool,
     /// Whether accepted rows advance the progress (not while the diff's reading is shown).
     pub progress_counts_sends: AtomicBool,
+    /// The batches re-add stored members that re-add promises cover
+    /// ([`SendContext::promise_readds`]): they are neither journaled nor committed (the members
+    /// are stored as they are; the promises stay unsettled until every one was accepted).
+    pub readding: AtomicBool,
     next_batch_idx: AtomicU32,
     n_accepted_batches: AtomicU32,
     state: Mutex<SendState>,
@@ -170,6 +174,7 @@ impl<'a> SendContext<'a> {
             progress,
             lease_lost,
             progress_counts_sends: AtomicBool::new(true),
+            readding: AtomicBool::new(false),
             next_batch_idx: AtomicU32::new(0),
             n_accepted_batches: AtomicU32::new(0),
             state: Mutex::new(SendState::default()),
@@ -385,9 +390,11 @@ impl<'a> SendContext<'a> {
         let n_rows = sent_rows.len() as u64;
         let batch_ref = self.batch_ref(batch_idx, operation);
         let session_text = session.session_id.to_string();
-        if !self
-            .journal_before_sending(&batch_ref, &sent_rows, Some(&session_text))
-            .await
+        let readding = self.readding.load(Ordering::Relaxed);
+        if !readding
+            && !self
+                .journal_before_sending(&batch_ref, &sent_rows, Some(&session_text))
+                .await
         {
             return BatchOutcome::Refused { n_rows };
         }
@@ -451,25 +458,26 @@ impl<'a> SendContext<'a> {
         true
     }
 
-    /// Records that the staying members `rows` may leave Meta's audience with this run's
-    /// removals (they share an identifying key with a removed row, `shared_keys.rs`) and will
-    /// be re-added: an add batch journaled as sent, with its in-flight rows, **before** the
-    /// first removal goes out. Until [`SendContext::keep_readd_promise`] settles it, a later run
-    /// treats it as an interrupted add (it re-adds whoever of them is still a member). `None`,
-    /// with the run stopped, when it cannot be recorded: then no removal may be sent.
-    pub async fn promise_readds(&self, rows: &[MemberRow]) -> Option<u32> {
+    /// Records that the staying `members` may leave Meta's audience with this run's
+    /// removals (they share an identifying key with a removed row, `shared_keys.rs`) and will be
+    /// re-added: a removal batch journaled as sent, **before** the first removal goes out. That
+    /// is what it means: Meta may have removed them. Until [`SendContext::keep_readd_promise`]
+    /// settles it, a later run treats it as an interrupted removal (it re-adds whoever of them
+    /// is still a member). `None`, with the run stopped, when it cannot be recorded: then no
+    /// removal may be sent.
+    pub async fn promise_readds(&self, members: &[MemberRow]) -> Option<u32> {
         let batch_idx = self.next_batch_idx.fetch_add(1, Ordering::Relaxed);
-        let batch_ref = self.batch_ref(batch_idx, Operation::Add);
-        self.journal_before_sending(&batch_ref, rows, None)
+        let batch_ref = self.batch_ref(batch_idx, Operation::Remove);
+        self.journal_before_sending(&batch_ref, members, None)
             .await
             .then_some(batch_idx)
     }
 
-    /// Settles the promise of [`SendContext::promise_readds`] once every row of it was re-added
-    /// (committing it again changes nothing: its rows are stored as they are).
-    pub async fn keep_readd_promise(&self, batch_idx: u32, rows: &[MemberRow]) {
-        let batch_ref = self.batch_ref(batch_idx, Operation::Add);
-        if let Err(error) = self.store.commit_batch(&batch_ref, rows, 0).await {
+    /// Settles a promise of [`SendContext::promise_readds`] once every member of it was re-added
+    /// (it changes no member: they are stored as they are).
+    pub async fn keep_readd_promise(&self, batch_idx: u32) {
+        let batch_ref = self.batch_ref(batch_idx, Operation::Remove);
+        if let Err(error) = self.store.commit_batch(&batch_ref, &[], 0).await {
             // Left unsettled: the next run re-adds these members once more, which is harmless.
             tracing::warn!(%error, "cannot settle the re-add of shared-key members");
         }
@@ -499,10 +507,11 @@ impl<'a> SendContext<'a> {
             );
             std::process::abort();
         }
-        if let Err(error) = self
-            .store
-            .commit_batch(batch_ref, rows, response.num_invalid_entries)
-            .await
+        if !self.readding.load(Ordering::Relaxed)
+            && let Err(error) = self
+                .store
+                .commit_batch(batch_ref, rows, response.num_invalid_entries)
+                .await
         {
             // Meta has the change, the store does not: the journal entry stays `sent` with its
             // in-flight rows, so the next run settles these rows.
@@ -587,7 +596,9 @@ impl<'a> SendContext<'a> {
             return BatchOutcome::Refused { n_rows };
         }
         let reason = error.to_string();
-        if let Err(store_error) = self.store.journal_batch_refused(batch_ref, &reason).await {
+        if !self.readding.load(Ordering::Relaxed)
+            && let Err(store_error) = self.store.journal_batch_refused(batch_ref, &reason).await
+        {
             tracing::warn!(error = %store_error, "cannot journal the refusal");
         }
         self.lock().batches_refused += 1;

@@ -20,15 +20,21 @@
 //! 3. [`staying_members_hit`] reads the token spool: a member holding a token of the set is hit;
 //!    its other tokens join the set and the spool is read again until nothing new is hit (the
 //!    chains above). Usually two passes.
-//! 4. The sync fetches the rows of the members hit from the store, records them as an add
-//!    batch that may not have happened (journal + in-flight record) **before** the first
-//!    removal goes out, and re-adds them after the removals. A crash anywhere in between leaves
-//!    that record unsettled: the next run re-adds them (if they are still members), as for any
-//!    interrupted add.
+//! 4. The sync fetches the rows of the members hit from the store into a spool and journals
+//!    their user ids as removal batches that may have happened ("Meta may have removed these
+//!    members"), **before** the first removal goes out; after the removals it re-adds them
+//!    (those re-add batches are neither journaled nor committed: the members are stored as they
+//!    are), then settles the promises. A crash anywhere in between leaves the promises
+//!    unsettled: the next run re-adds whoever of them is still a member, as after any
+//!    interrupted removal.
+//!
+//! Under Meta's own matching (rows matched to people), only members sharing a value directly
+//! with a removed row would be affected; the chains come from the contract's membership model,
+//! in which rows sharing a value are merged into one member. Re-adding the whole chain is right
+//! under both.
 //!
 //! A 64-bit token collision can only add a member to the re-adds: harmless (adds are upserts).
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{DefaultHasher, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -36,6 +42,7 @@ use std::path::Path;
 
 use audsync_core::{KeyValue, MatchKey, Member};
 
+use crate::sync::dedup::UserHashSet;
 use crate::sync::spool::unlinked_file;
 
 /// Keys by which Meta identifies a member on their own (contract §12 rule: EMAIL, PHONE,
@@ -217,35 +224,38 @@ impl TokenSpoolReader {
 
 /// The user hashes of the staying members Meta would remove along with rows holding
 /// `removal_tokens`: members holding one of them, and members linked to those by further
-/// shared values (see the module doc). Reads the spool once, plus once per link of the chain.
+/// shared values (see the module doc). A member's tokens count from the moment it is hit, in
+/// the same pass, so a chain in spool order is found in one pass; the spool is read again until
+/// a pass hits nobody new (two or three passes in practice). Both sets are compact
+/// ([`UserHashSet`]: about 9 bytes per token or member).
 pub fn staying_members_hit(
     spool: &mut TokenSpoolReader,
     removal_tokens: impl IntoIterator<Item = KeyToken>,
-) -> io::Result<HashSet<u64>> {
-    let mut reached: HashSet<KeyToken> = removal_tokens
-        .into_iter()
-        .filter(|token| *token != 0)
-        .collect();
-    let mut hit = HashSet::new();
+) -> io::Result<UserHashSet> {
+    let mut reached = UserHashSet::with_capacity(1024);
+    for token in removal_tokens.into_iter().filter(|token| *token != 0) {
+        reached.insert(token);
+    }
+    let mut hit = UserHashSet::with_capacity(1024);
     if reached.is_empty() {
         return Ok(hit);
     }
     loop {
-        let mut new_tokens: Vec<KeyToken> = Vec::new();
+        let n_hit_before = hit.len();
         spool.for_each(|user_hash, tokens| {
-            if !hit.contains(&user_hash) && tokens.iter().any(|token| reached.contains(token)) {
-                hit.insert(user_hash);
-                new_tokens.extend(
-                    tokens
-                        .iter()
-                        .filter(|token| **token != 0 && !reached.contains(*token)),
-                );
+            if tokens
+                .iter()
+                .any(|token| *token != 0 && reached.contains(*token))
+                && hit.insert(user_hash)
+            {
+                for token in tokens.iter().filter(|token| **token != 0) {
+                    reached.insert(*token);
+                }
             }
         })?;
-        if new_tokens.is_empty() {
+        if hit.len() == n_hit_before {
             return Ok(hit);
         }
-        reached.extend(new_tokens);
     }
 }
 
@@ -361,7 +371,7 @@ mod tests {
             let mut hit: Vec<u64> =
                 staying_members_hit(&mut reader, removal_tokens.iter().copied())
                     .unwrap()
-                    .into_iter()
+                    .iter()
                     .collect();
             hit.sort_unstable();
             assert_eq!(hit, expected, "removal tokens {removal_tokens:?}");
