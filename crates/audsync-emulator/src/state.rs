@@ -653,4 +653,35 @@ mod tests {
             Some(ReplaceOutcome::TimedOut)
         );
     }
+
+    #[test]
+    fn a_state_file_loads_its_members_as_rows() {
+        let path =
+            std::env::temp_dir().join(format!("audsync-emulator-rows-{}.json", std::process::id()));
+        // Two rows sharing an email (written by the row model), and a member an emulator that
+        // merged members wrote: one value per key.
+        let stored = json!([
+            {"EMAIL": "e1", "EXTERN_ID": "x1"},
+            {"EMAIL": "e1", "EXTERN_ID": "x2"},
+            {"EMAIL": "e2", "EXTERN_ID": "x9", "PHONE": "p1"},
+        ]);
+        let file = json!({
+            "version": STATE_FILE_VERSION,
+            "next_created_seq": 1,
+            "audiences": [{
+                "id": "7", "account_id": "2", "name": "n", "description": "",
+                "subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY",
+                "is_value_based": false, "time_created": 0, "time_updated": 0,
+                "time_content_updated": 0, "data_source_sub_type": "MULTI_HASHES",
+                "created_seq": 1, "sessions": [], "members": stored,
+            }],
+        });
+        std::fs::write(&path, file.to_string()).expect("temp file");
+        let loaded = EmulatorState::new(EmulatorConfig::default().with_state_file(&path));
+        let _ = std::fs::remove_file(&path);
+        let state = loaded.expect("the state file loads");
+        assert_eq!(json!(state.members("7")), stored);
+        let snapshot: Value = serde_json::from_str(&state.shared.lock().snapshot()).expect("JSON");
+        assert_eq!(snapshot["audiences"][0]["members"], stored);
+    }
 }

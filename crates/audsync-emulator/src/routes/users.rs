@@ -200,7 +200,8 @@ fn users_request(
     Ok((payload, outcome, session_id, last_batch))
 }
 
-/// `POST /{audience_id}/users`: upserts the valid rows (contract §2.4, §12).
+/// `POST /{audience_id}/users`: upserts the valid rows, each one member (contract §2.4, §12;
+/// `members.rs`).
 pub(super) fn add(ctx: &mut Ctx, world: &mut World, audience_id: &str) -> Result<Value, MetaError> {
     let (payload, outcome, session_id, last_batch) = users_request(ctx, world, audience_id, true)?;
     let delay = ctx.config.matching_delay;
@@ -227,8 +228,9 @@ pub(super) fn add(ctx: &mut Ctx, world: &mut World, audience_id: &str) -> Result
     ))
 }
 
-/// `DELETE /{audience_id}/users` (or POST with `method=DELETE`): removes every member matching
-/// any key of a valid row, unless that leaves the audience too small (contract §2.5, §12).
+/// `DELETE /{audience_id}/users` (or POST with `method=DELETE`): removes every member sharing
+/// an identifying value with a valid row (or, for a row without one, of the same attributes),
+/// unless that leaves the audience too small (contract §2.5, §12; `members.rs`).
 pub(super) fn remove(
     ctx: &mut Ctx,
     world: &mut World,
@@ -374,9 +376,9 @@ pub(super) fn replace(
     Ok(body)
 }
 
-/// `DELETE /act_{id}/usersofanyaudience`: removes matching members from every audience of the
-/// account, staged replace rows included; the small-audience rule does not apply to this
-/// opt-out (README "Emulator rules").
+/// `DELETE /act_{id}/usersofanyaudience`: removes the members a `/users` removal would (those
+/// sharing a value with a row) from every audience of the account, staged replace rows
+/// included; the small-audience rule does not apply to this opt-out (README "Emulator rules").
 pub(super) fn remove_from_any_audience(
     ctx: &mut Ctx,
     world: &mut World,

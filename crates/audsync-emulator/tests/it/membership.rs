@@ -1,12 +1,12 @@
-//! The membership model: upsert and removal by any key, approximate counts, the matching delay
-//! and the small-audience rule.
+//! The membership model: members are rows, upserted by identity and removed by any shared key
+//! value; approximate counts, the matching delay and the small-audience rule.
 
 use std::time::Duration;
 
 use audsync_emulator::EmulatorConfig;
 use serde_json::json;
 
-use crate::support::{Harness, email};
+use crate::support::{Harness, email, sha256};
 
 fn no_small_audience_rule() -> EmulatorConfig {
     EmulatorConfig {
@@ -16,50 +16,46 @@ fn no_small_audience_rule() -> EmulatorConfig {
 }
 
 #[tokio::test]
-async fn add_upserts_by_any_key_and_merges_values() {
+async fn add_updates_a_row_of_the_same_identity_and_never_merges_rows_sharing_a_value() {
     let harness = Harness::start().await;
     let audience_id = harness.create_audience("upsert").await;
-    let schema = json!(["EXTERN_ID", "EMAIL", "PHONE"]);
-    harness
-        .add(
-            &audience_id,
-            schema.clone(),
-            vec![json!(["crm-1", email(1), ""])],
-        )
-        .await;
-    harness
-        .add(
-            &audience_id,
-            schema.clone(),
-            vec![json!(["crm-1", "", email(101)])],
-        )
-        .await;
-    harness
-        .add(
-            &audience_id,
-            schema.clone(),
-            vec![json!(["crm-9", email(1), ""])],
-        )
-        .await;
-    let members = harness.members(&audience_id).await;
+    let schema = json!(["EXTERN_ID", "EMAIL", "PHONE", "FN"]);
+    let first_name = sha256("anna");
+    let steps = [
+        json!(["crm-1", email(1), "", ""]),
+        // The same identity (FN is no identifying key): the member's values are replaced.
+        json!(["crm-1", email(1), "", first_name]),
+        // Shares an email with crm-1: another member.
+        json!(["crm-2", email(1), sha256("+15550100"), ""]),
+        // crm-1 with a new email: a new member, the row with the old email stays.
+        json!(["crm-1", email(101), "", ""]),
+    ];
+    for row in steps {
+        let reply = harness.add(&audience_id, schema.clone(), vec![row]).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
     assert_eq!(
-        members,
-        [json!({"EXTERN_ID": "crm-9", "EMAIL": email(1), "PHONE": email(101)})]
+        harness.members(&audience_id).await,
+        [
+            json!({"EXTERN_ID": "crm-1", "EMAIL": email(1), "FN": first_name}),
+            json!({"EXTERN_ID": "crm-2", "EMAIL": email(1), "PHONE": sha256("+15550100")}),
+            json!({"EXTERN_ID": "crm-1", "EMAIL": email(101)}),
+        ]
     );
-    harness
-        .add(&audience_id, schema, vec![json!(["crm-2", email(2), ""])])
-        .await;
-    assert_eq!(harness.members(&audience_id).await.len(), 2);
 }
 
 #[tokio::test]
-async fn remove_deletes_every_member_matching_any_key() {
+async fn remove_deletes_the_members_sharing_a_value_with_a_removal_row_and_no_others() {
     let harness = Harness::with_config(no_small_audience_rule()).await;
     let audience_id = harness.create_audience("remove").await;
-    let schema = json!(["EXTERN_ID", "EMAIL"]);
-    let rows = (0..5)
-        .map(|idx| json!([format!("crm-{idx}"), email(idx)]))
+    let schema = json!(["EXTERN_ID", "EMAIL", "PHONE"]);
+    let phone = sha256("+15550100");
+    let mut rows: Vec<_> = (0..5)
+        .map(|idx| json!([format!("crm-{idx}"), email(idx), ""]))
         .collect();
+    // crm-5 shares crm-2's email, crm-6 shares crm-5's phone: linked to crm-2 only through crm-5.
+    rows.push(json!(["crm-5", email(2), phone]));
+    rows.push(json!(["crm-6", "", phone]));
     harness.add(&audience_id, schema, rows).await;
     // Removal by EXTERN_ID alone (single key) on a multi-key audience, and by email.
     let reply = harness
@@ -85,7 +81,7 @@ async fn remove_deletes_every_member_matching_any_key() {
         .iter()
         .map(|member| member["EXTERN_ID"].as_str().expect("id").to_owned())
         .collect();
-    assert_eq!(remaining, ["crm-3", "crm-4"]);
+    assert_eq!(remaining, ["crm-3", "crm-4", "crm-6"]);
 }
 
 #[tokio::test]
@@ -174,6 +170,34 @@ async fn small_audience_rule_refuses_removals_that_leave_too_few_members() {
         "a removal matching nobody removes nobody: {}",
         nobody.text
     );
+    assert_eq!(harness.members(&audience_id).await.len(), 100);
+}
+
+#[tokio::test]
+async fn small_audience_rule_counts_every_member_sharing_a_value_with_the_removal() {
+    let harness = Harness::start().await;
+    let audience_id = harness.create_audience("shared threshold").await;
+    harness.add_emails(&audience_id, 0, 101).await;
+    // A second row with email 0: removing email 0 would take both and leave 100.
+    harness
+        .add(
+            &audience_id,
+            json!(["EMAIL", "EXTERN_ID"]),
+            vec![json!([email(0), "crm-0"])],
+        )
+        .await;
+    harness
+        .remove(&audience_id, json!(["EMAIL"]), vec![json!([email(1)])])
+        .await;
+    assert_eq!(harness.members(&audience_id).await.len(), 101);
+    harness
+        .remove(&audience_id, json!(["EMAIL"]), vec![json!([email(0)])])
+        .await
+        .assert_error(400, 200, Some(1_870_047));
+    let by_extern_id = harness
+        .remove(&audience_id, json!("EXTERN_ID"), vec![json!("crm-0")])
+        .await;
+    assert_eq!(by_extern_id.status, 200, "{}", by_extern_id.text);
     assert_eq!(harness.members(&audience_id).await.len(), 100);
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use audsync_emulator::EmulatorConfig;
+use audsync_emulator::{DEFAULT_AD_ACCOUNT_ID, EmulatorConfig};
 use serde_json::{Value, json};
 
 use crate::support::{Harness, Reply, email};
@@ -231,4 +231,42 @@ async fn replace_requires_a_session_and_keeps_invalid_rows_out() {
         (Some(2), Some(1))
     );
     assert_eq!(emails(&harness, &audience_id).await, [email(1)]);
+}
+
+#[tokio::test]
+async fn staged_rows_are_members_of_their_own_and_the_opt_out_removes_direct_sharers() {
+    let harness = Harness::start().await;
+    let audience_id = harness.create_audience("staged rows").await;
+    let session = |seq: u64, last: bool, data: Value| {
+        json!({"session": {"session_id": 9, "batch_seq": seq, "last_batch_flag": last},
+               "payload": {"schema": ["EMAIL", "EXTERN_ID"], "data": data}})
+    };
+    let first = session(
+        1,
+        false,
+        json!([
+            [email(1), "crm-1"],
+            [email(1), "crm-2"],
+            [email(2), "crm-2"],
+            [email(1), "crm-1"]
+        ]),
+    );
+    assert_eq!(replace(&harness, &audience_id, first).await.status, 200);
+    let opt_out = harness
+        .delete(
+            &format!("{DEFAULT_AD_ACCOUNT_ID}/usersofanyaudience"),
+            json!({"payload": {"schema": "EMAIL_SHA256", "data": [email(1)]}}),
+        )
+        .await;
+    assert_eq!(opt_out.status, 200, "{}", opt_out.text);
+    let last = session(2, true, json!([[email(3), "crm-3"]]));
+    assert_eq!(replace(&harness, &audience_id, last).await.status, 200);
+    // The rows holding email 1 are gone; crm-2's other row shares no value with the opt-out.
+    assert_eq!(
+        harness.members(&audience_id).await,
+        [
+            json!({"EMAIL": email(2), "EXTERN_ID": "crm-2"}),
+            json!({"EMAIL": email(3), "EXTERN_ID": "crm-3"})
+        ]
+    );
 }

@@ -450,11 +450,17 @@ async fn users_of_any_audience_removes_from_every_audience_of_the_account() {
     let harness = Harness::start().await;
     let first = harness.create_audience("one").await;
     let second = harness.create_audience("two").await;
+    // crm-7's first row shares email 1 with crm-1; its second row shares only crm-7 with it.
     harness
         .add(
             &first,
             json!(["EMAIL", "EXTERN_ID"]),
-            vec![json!([email(1), "crm-1"]), json!([email(2), "crm-2"])],
+            vec![
+                json!([email(1), "crm-1"]),
+                json!([email(1), "crm-7"]),
+                json!([email(4), "crm-7"]),
+                json!([email(2), "crm-2"]),
+            ],
         )
         .await;
     harness
@@ -476,7 +482,10 @@ async fn users_of_any_audience_removes_from_every_audience_of_the_account() {
     );
     assert_eq!(
         harness.members(&first).await,
-        [json!({"EMAIL": email(2), "EXTERN_ID": "crm-2"})]
+        [
+            json!({"EMAIL": email(4), "EXTERN_ID": "crm-7"}),
+            json!({"EMAIL": email(2), "EXTERN_ID": "crm-2"})
+        ]
     );
     assert_eq!(harness.members(&second).await, [json!({"EMAIL": email(3)})]);
 }
