@@ -11,7 +11,7 @@
 //! The folder is removed at the end (also after a failure) unless `--keep`, which keeps it and
 //! the emulator's state file beside it, and says how to look at them again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,9 +54,9 @@ const SOURCE_FILE: &str = "customers.csv";
 /// The emulator's state file, written only with `--keep`.
 const EMULATOR_STATE_FILE: &str = "emulator-state.json";
 
-/// Keys by which Meta (and the emulator, contract §12) tells people apart: users sharing one
-/// of these values are one person to Meta.
-const IDENTIFYING_KEYS: [&str; 4] = ["EXTERN_ID", "EMAIL", "PHONE", "MADID"];
+/// Keys that identify a person on their own (contract §12): a member's identity is the set of
+/// its values of these keys, and users sharing one of these values are one person to Meta.
+const IDENTIFYING_KEYS: [&str; 6] = ["EMAIL", "PHONE", "MADID", "EXTERN_ID", "APPUID", "PAGEUID"];
 
 /// `audsync demo [--keep]`.
 pub fn command(args: &DemoArgs) -> anyhow::Result<ExitCode> {
@@ -198,26 +198,39 @@ async fn demo_steps(
     heading("6. Meta's own view (the emulator's membership)");
     let comparison = compare_with_meta(config, emulator, &second).await?;
     println!(
-        "audsync's state store holds {} members of {audience_name}: the segment's eligible \
-         users.",
-        group_digits(comparison.members_held)
+        "Each member audsync's state store holds was sent as one row; Meta (the emulator) keeps \
+         each row\nas one member, identified by its email, phone, advertising id and user id."
     );
-    println!(
-        "Users sharing an email, phone or advertising id are one person to Meta: {} people \
-         expected.",
-        group_digits(comparison.people_expected)
-    );
-    let verdict = if comparison.people_at_meta == comparison.people_expected {
-        "equal"
+    let equal = comparison.n_only_held == 0 && comparison.n_only_at_meta == 0;
+    let verdict = if equal {
+        "equal".to_owned()
     } else {
-        "DIFFERENT"
+        format!(
+            "DIFFERENT ({} only in the store, {} only at the emulator)",
+            group_digits(comparison.n_only_held),
+            group_digits(comparison.n_only_at_meta)
+        )
     };
     println!(
-        "The emulator holds {} people in {audience_name}: {verdict}.",
-        group_digits(comparison.people_at_meta)
+        "The emulator holds {} members (rows) in {audience_name}, the store holds {}: {verdict}.",
+        group_digits(comparison.members_at_meta),
+        group_digits(comparison.members_held)
     );
+    let people = if comparison.people_at_meta == comparison.people_held {
+        format!(
+            "{} people on both sides",
+            group_digits(comparison.people_held)
+        )
+    } else {
+        format!(
+            "{} people in the store, {} at the emulator",
+            group_digits(comparison.people_held),
+            group_digits(comparison.people_at_meta)
+        )
+    };
+    println!("Users sharing an email, phone or advertising id are one person to Meta: {people}.");
     print_next_steps();
-    if comparison.people_at_meta != comparison.people_expected {
+    if !equal {
         eprintln!(
             "audsync demo: Meta's membership differs from what audsync sent; please report it"
         );
@@ -424,15 +437,25 @@ fn emails_by_user_id(csv_text: &str) -> anyhow::Result<HashMap<String, String>> 
 
 /// audsync's side and Meta's side of the audience after the demo.
 struct MetaComparison {
+    /// The member rows in audsync's store.
     members_held: u64,
-    /// The members held, counted as Meta counts people (see [`count_people`]).
-    people_expected: u64,
-    /// The emulator's member count for the audience.
+    /// The emulator's members (rows) of the audience.
+    members_at_meta: u64,
+    /// Identities (see [`identity`]) held by the store more times than by the emulator.
+    n_only_held: u64,
+    /// Identities held by the emulator more times than by the store.
+    n_only_at_meta: u64,
+    /// The store's rows counted as Meta counts people (see [`count_people`]).
+    people_held: u64,
+    /// The emulator's members counted the same way.
     people_at_meta: u64,
 }
 
-/// Reads the members audsync holds (every user id of the last file) from the store and the
-/// audience's membership from the emulator's state.
+/// One member row by key name: its non-empty values.
+type KeyedRow = BTreeMap<String, String>;
+
+/// Reads every member row of the segment from the store and the audience's members from the
+/// emulator's state, and compares them as multisets of identities.
 async fn compare_with_meta(
     config: &Config,
     emulator: &RunningEmulator,
@@ -449,56 +472,98 @@ async fn compare_with_meta(
         .audience(SEGMENT)
         .await?
         .context("the store has no audience for the segment")?;
-    let user_ids: Vec<String> = emails_by_user_id(CUSTOMERS_CHANGED_CSV)?
-        .into_keys()
-        .collect();
-    let rows = store.member_rows(SEGMENT, &user_ids).await?;
-    let members_held = store.member_count(SEGMENT).await?;
+    // A fresh index holds every member as unseen: their user hashes select every row.
+    let index = store.load_member_index(SEGMENT).await?;
+    let mut user_hashes: Vec<u64> = index.unseen_user_hashes().collect();
+    user_hashes.sort_unstable();
+    user_hashes.dedup();
+    let rows = store
+        .member_rows_by_user_hash(SEGMENT, &user_hashes)
+        .await?;
     store.close().await;
-    let people_expected = count_people(
-        &record.schema,
-        rows.iter().map(|row| row.wire_row.as_slice()),
-    );
-    let people_at_meta = emulator
+    let held: Vec<KeyedRow> = rows
+        .iter()
+        .map(|row| keyed_row(&record.schema, &row.wire_row))
+        .collect();
+    let at_meta: Vec<KeyedRow> = emulator
         .state()
         .members(audience_id)
-        .with_context(|| format!("the emulator has no audience {audience_id}"))?
-        .len() as u64;
+        .with_context(|| format!("the emulator has no audience {audience_id}"))?;
+    let (n_only_held, n_only_at_meta) = multiset_difference(&held, &at_meta);
     Ok(MetaComparison {
-        members_held,
-        people_expected,
-        people_at_meta,
+        members_held: held.len() as u64,
+        members_at_meta: at_meta.len() as u64,
+        n_only_held,
+        n_only_at_meta,
+        people_held: count_people(&held),
+        people_at_meta: count_people(&at_meta),
     })
 }
 
-/// The number of people among `rows` (wire rows in `schema` order) as Meta counts them: rows
-/// linked by a shared value of an identifying key (directly or through other rows) are one
-/// person. Rows without any identifying value are not counted (audsync sends none).
-fn count_people<'a>(schema: &[String], rows: impl Iterator<Item = &'a [String]>) -> u64 {
-    let key_columns: Vec<usize> = schema
+/// A wire row (values in `schema` order) by key name, without its empty values: the shape the
+/// emulator stores a member in.
+fn keyed_row(schema: &[String], wire_row: &[String]) -> KeyedRow {
+    schema
         .iter()
-        .enumerate()
-        .filter(|(_, key)| IDENTIFYING_KEYS.contains(&key.as_str()))
-        .map(|(column, _)| column)
+        .zip(wire_row)
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The identity of a member row: its `KEY:value` tokens of identifying keys, sorted by key. A
+/// row without any (audsync sends none) is identified by all its values.
+fn identity(row: &KeyedRow) -> Vec<String> {
+    let tokens: Vec<String> = row
+        .iter()
+        .filter(|(key, _)| IDENTIFYING_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| format!("{key}:{value}"))
         .collect();
+    if !tokens.is_empty() {
+        return tokens;
+    }
+    row.iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect()
+}
+
+/// How many identities `held` has more often than `at_meta`, and the other way round: both 0
+/// when the two are equal as multisets.
+fn multiset_difference(held: &[KeyedRow], at_meta: &[KeyedRow]) -> (u64, u64) {
+    let mut balance: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for row in held {
+        *balance.entry(identity(row)).or_default() += 1;
+    }
+    for row in at_meta {
+        *balance.entry(identity(row)).or_default() -= 1;
+    }
+    let n_only_held = balance.values().filter(|count| **count > 0).sum::<i64>();
+    let n_only_at_meta = -balance.values().filter(|count| **count < 0).sum::<i64>();
+    (n_only_held as u64, n_only_at_meta as u64)
+}
+
+/// The number of people among `rows` as Meta counts them: rows linked by a shared value of an
+/// identifying key (directly or through other rows) are one person. Rows without any
+/// identifying value are not counted (audsync sends none).
+fn count_people(rows: &[KeyedRow]) -> u64 {
     let mut parent: Vec<usize> = Vec::new();
     let mut identified: Vec<usize> = Vec::new();
-    let mut row_of_value: HashMap<(usize, &str), usize> = HashMap::new();
-    for (row_idx, row) in rows.enumerate() {
+    let mut row_of_value: HashMap<(&str, &str), usize> = HashMap::new();
+    for (row_idx, row) in rows.iter().enumerate() {
         parent.push(row_idx);
         let mut has_identity = false;
-        for &column in &key_columns {
-            let Some(value) = row.get(column).filter(|value| !value.is_empty()) else {
-                continue;
-            };
+        for (key, value) in row
+            .iter()
+            .filter(|(key, _)| IDENTIFYING_KEYS.contains(&key.as_str()))
+        {
             has_identity = true;
-            match row_of_value.get(&(column, value.as_str())) {
+            match row_of_value.get(&(key.as_str(), value.as_str())) {
                 Some(&other) => {
                     let root = find(&mut parent, row_idx);
                     parent[root] = find(&mut parent, other);
                 }
                 None => {
-                    row_of_value.insert((column, value.as_str()), row_idx);
+                    row_of_value.insert((key.as_str(), value.as_str()), row_idx);
                 }
             }
         }
@@ -530,10 +595,21 @@ mod tests {
         values.iter().map(|value| (*value).to_owned()).collect()
     }
 
+    /// Wire rows, each in schema order.
+    type WireRows<'a> = &'a [&'a [&'a str]];
+
+    /// Wire rows in `schema` order, by key name.
+    fn keyed_rows(schema: &[&str], rows: WireRows) -> Vec<KeyedRow> {
+        let schema = strings(schema);
+        rows.iter()
+            .map(|row| keyed_row(&schema, &strings(row)))
+            .collect()
+    }
+
     #[test]
     fn people_are_rows_linked_by_any_identifying_value() {
-        let schema = strings(&["EXTERN_ID", "EMAIL", "PHONE", "FN"]);
-        let table: [(&[&[&str]], u64); 6] = [
+        let schema = ["EXTERN_ID", "EMAIL", "PHONE", "FN"];
+        let table: [(WireRows, u64); 6] = [
             (&[], 0),
             (&[&["u1", "e1", "", "f"], &["u2", "e2", "", "f"]], 2),
             // A shared email makes one person; a shared first name does not.
@@ -553,13 +629,83 @@ mod tests {
             (&[&["", "", "", "f"], &["u2", "e2", "", ""]], 1),
         ];
         for (rows, expected) in table {
-            let rows: Vec<Vec<String>> = rows.iter().map(|row| strings(row)).collect();
             assert_eq!(
-                count_people(&schema, rows.iter().map(Vec::as_slice)),
+                count_people(&keyed_rows(&schema, rows)),
                 expected,
                 "{rows:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_store_and_the_emulator_are_compared_as_multisets_of_identities() {
+        let schema = ["EXTERN_ID", "EMAIL", "PHONE", "FN"];
+        let held: WireRows = &[
+            &["u1", "e1", "", "f1"],
+            &["u2", "e1", "p2", ""],
+            &["", "", "", "f3"],
+        ];
+        let table: [(&str, WireRows, (u64, u64)); 6] = [
+            ("the same rows", held, (0, 0)),
+            (
+                "attributes of identified rows are no part of the identity",
+                &[
+                    &["u1", "e1", "", "other"],
+                    &["u2", "e1", "p2", ""],
+                    &["", "", "", "f3"],
+                ],
+                (0, 0),
+            ),
+            (
+                "a row missing at the emulator",
+                &[&["u1", "e1", "", "f1"], &["", "", "", "f3"]],
+                (1, 0),
+            ),
+            (
+                "rows merged into one member at the emulator",
+                &[&["u1", "e1", "p2", "f1"], &["", "", "", "f3"]],
+                (2, 1),
+            ),
+            (
+                "one identity twice at the emulator",
+                &[
+                    &["u1", "e1", "", "f1"],
+                    &["u1", "e1", "", "f1"],
+                    &["u2", "e1", "p2", ""],
+                    &["", "", "", "f3"],
+                ],
+                (0, 1),
+            ),
+            (
+                "a row without identifying values is identified by all its values",
+                &[
+                    &["u1", "e1", "", "f1"],
+                    &["u2", "e1", "p2", ""],
+                    &["", "", "", "f4"],
+                ],
+                (1, 1),
+            ),
+        ];
+        let held = keyed_rows(&schema, held);
+        for (case, at_meta, expected) in table {
+            assert_eq!(
+                multiset_difference(&held, &keyed_rows(&schema, at_meta)),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_keyed_row_leaves_out_empty_values_like_the_emulator() {
+        let schema = strings(&["EMAIL", "PHONE", "EXTERN_ID"]);
+        assert_eq!(
+            keyed_row(&schema, &strings(&["e1", "", "u1"])),
+            KeyedRow::from([
+                ("EMAIL".to_owned(), "e1".to_owned()),
+                ("EXTERN_ID".to_owned(), "u1".to_owned())
+            ])
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! The expected figures are computed here, independently of the demo: `audsync hash` on the
 //! same bundled files gives the members of each state of the segment; comparing them by user
-//! id gives the users who joined, left and changed; grouping members that share an identifying
-//! value gives the people Meta counts.
+//! id gives the users who joined, left and changed, and the rows the emulator must hold;
+//! grouping members that share an identifying value gives the people Meta counts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -229,19 +229,19 @@ fn demo_syncs_the_example_then_its_changes_and_leaves_nothing_behind() {
     assert!(status.contains("matching         in progress"), "{status}");
 
     let meta = step(stdout, 5);
+    // Each member sent is one row at Meta: the emulator holds exactly the members of the
+    // changed file; people are counted on both sides only as information.
     let n_people = people(&header, &after);
     assert!(
         meta.contains(&format!(
-            "holds {} members of CA_customers",
-            group(after.len())
+            "The emulator holds {n} members (rows) in CA_customers, the store holds {n}: equal.",
+            n = group(after.len())
         )),
-        "{meta}"
+        "expected {} members\n{meta}",
+        after.len()
     );
     assert!(
-        meta.contains(&format!(
-            "The emulator holds {} people in CA_customers: equal.",
-            group(n_people)
-        )),
+        meta.contains(&format!("{} people on both sides.", group(n_people))),
         "expected {n_people} people\n{meta}"
     );
     assert!(stdout.contains("Where to go next"), "{stdout}");
