@@ -8,8 +8,8 @@
 //! - `dedup.rs`: the compact set of user hashes ("first row of a user id wins").
 //! - `spool.rs`: spools: scratch files of hashed wire rows waiting to be sent.
 //! - `send.rs`: one operation to Meta: batches, session, concurrency, journal, commit, errors.
-//! - `shared_keys.rs`: staying members a removal takes along at Meta (they share an identifying
-//!   key with a removed row), re-added after the removals.
+//! - `shared_keys.rs`: identifying values a removed row shares with staying members: left out
+//!   of the removal (or, when nothing else is left, the members re-added after it).
 //! - `replace.rs`: `--replace` and `mode = "replace"` (`/usersreplace`).
 //! - `report.rs`: [`RunReport`], printed and stored as the run record.
 //! - `progress.rs`: a bar on a terminal, plain lines otherwise.
@@ -29,9 +29,10 @@
 //! 5. Mirror: send every removal (users that left, old rows of changed users), **then** the
 //!    adds (new and changed users, spooled during the diff). Meta removes every member
 //!    matching any identifying key of a removal row, so removing after adding could remove a
-//!    changed user right after re-adding them; for the same reason staying members who share
-//!    an identifying key with a removed row are promised (journaled) before the removals and
-//!    re-added after them (`shared_keys.rs`). Upsert: adds only. Replace: see `replace.rs`.
+//!    changed user right after re-adding them; for the same reason removal rows leave out the
+//!    identifying values staying members hold, and the few rows that must go whole have the
+//!    staying members they take along promised (journaled) before the removals and re-added
+//!    after them (`shared_keys.rs`). Upsert: adds only. Replace: see `replace.rs`.
 //! 6. Each batch is journaled before it goes out and committed after Meta accepted it; state
 //!    advances only then. A crash anywhere loses nothing: the next run diffs against what was
 //!    committed and sends again (adds are upserts, removing an absent member is harmless).
@@ -74,7 +75,8 @@ use crate::sync::diff::{DiffInput, DiffOutput, RowSink};
 use crate::sync::progress::Progress;
 use crate::sync::send::{ConflictWait, SendContext, send_rows};
 use crate::sync::shared_keys::{
-    IdentifyingColumns, KeyToken, TokenSpoolReader, TokenSpoolWriter, staying_members_hit,
+    IdentifyingColumns, KeyToken, SharedValues, TokenSpoolReader, TokenSpoolWriter, is_sent_whole,
+    staying_members_holding, tokens_held_by_staying_members,
 };
 use crate::sync::spool::{SpoolReader, SpoolWriter};
 
@@ -862,6 +864,7 @@ async fn incremental(
     // along.
     let mut removals_complete = true;
     let mut readds: Option<Readds> = None;
+    let mut shared_values: Option<Arc<SharedValues>> = None;
     if mode == SyncMode::Mirror {
         let removal_spool = match removals {
             RowSink::Spool(spool) => spool.finish().context("cannot read back a spool")?,
@@ -885,8 +888,11 @@ async fn incremental(
         if total > 0 && !ctx.stopped() {
             if let Some(spool) = staying_tokens {
                 let tokens = std::mem::take(&mut removals.tokens);
-                match promise_staying_members_hit(ctx, spool, tokens, &index).await? {
-                    Some(promised) => readds = Some(promised),
+                match spare_staying_members(ctx, spool, &identifying, tokens, &index).await? {
+                    Some((values, promised)) => {
+                        shared_values = Some(Arc::new(values));
+                        readds = Some(promised);
+                    }
                     None => {
                         report.pending_removals = total;
                         report.pending_adds = adds.n_rows();
@@ -896,10 +902,13 @@ async fn incremental(
             }
             progress.start("removing", Some(total), "rows");
             let (sender, receiver) = mpsc::channel(2);
-            let produce = produce_removals(sender, removals);
+            let produce = produce_removals(sender, removals, shared_values.clone());
             let send = ctx.send_operation(Operation::Remove, receiver, Session::start(Some(total)));
             let (produced, sent) = tokio::join!(produce, send);
             produced?;
+            report.removed_keeping_shared_values = shared_values
+                .as_ref()
+                .map_or(0, |values| values.n_stripped());
             report.removed = sent.rows_accepted;
             report.pending_removals = total - sent.rows_accepted;
             removals_complete = sent.rows_accepted == total;
@@ -1076,21 +1085,54 @@ struct Readds {
     promises: Vec<u32>,
 }
 
-/// Finds the staying members that rows with `removal_tokens` take along at Meta
-/// (`shared_keys.rs`), reading the diff's token spool on a blocking thread, then spools their
-/// stored rows and journals them as re-add promises, [`MAX_ROWS_PER_REQUEST`] members per
-/// promise, before any removal is sent. Holds one promise's rows at a time. `None` when a
-/// promise cannot be journaled (the run stopped: no removal may go out).
-async fn promise_staying_members_hit(
+/// Decides how the removals spare the staying members (`shared_keys.rs`), before any is sent:
+/// reads the diff's token spool on a blocking thread for the removal values staying members
+/// hold (left out of the removal rows) and, for rows sent whole, the members holding one of
+/// their values; those are spooled and journaled as re-add promises,
+/// [`MAX_ROWS_PER_REQUEST`] members per promise, holding one promise's rows at a time. `None`
+/// when a promise cannot be journaled (the run stopped: no removal may go out).
+async fn spare_staying_members(
     ctx: &SendContext<'_>,
     mut spool: TokenSpoolReader,
+    identifying: &IdentifyingColumns,
     removal_tokens: Vec<KeyToken>,
     index: &MemberIndex,
+) -> anyhow::Result<Option<(SharedValues, Readds)>> {
+    let tokens_per_row = identifying.len();
+    let (shared, hit) = spawn_blocking_in_context(move || -> std::io::Result<_> {
+        let mut removal_set = UserHashSet::with_capacity(removal_tokens.len());
+        for token in removal_tokens.iter().filter(|token| **token != 0) {
+            removal_set.insert(*token);
+        }
+        let shared = tokens_held_by_staying_members(&mut spool, &removal_set)?;
+        drop(removal_set);
+        let mut whole = UserHashSet::with_capacity(16);
+        for row_tokens in removal_tokens.chunks(tokens_per_row) {
+            if is_sent_whole(row_tokens, &shared) {
+                for token in row_tokens.iter().filter(|token| **token != 0) {
+                    whole.insert(*token);
+                }
+            }
+        }
+        let hit = staying_members_holding(&mut spool, &whole)?;
+        Ok((shared, hit))
+    })
+    .await
+    .context("the token spool reader failed")?
+    .context("cannot read back the token spool")?;
+    let shared = SharedValues::new(identifying.clone(), shared);
+    Ok(promise_readds(ctx, hit, index)
+        .await?
+        .map(|readds| (shared, readds)))
+}
+
+/// Spools the stored rows of the members `hit` and journals them as re-add promises (see
+/// [`spare_staying_members`]).
+async fn promise_readds(
+    ctx: &SendContext<'_>,
+    hit: UserHashSet,
+    index: &MemberIndex,
 ) -> anyhow::Result<Option<Readds>> {
-    let hit = spawn_blocking_in_context(move || staying_members_hit(&mut spool, removal_tokens))
-        .await
-        .context("the token spool reader failed")?
-        .context("cannot read back the token spool")?;
     let mut rows = SpoolWriter::create(ctx.spool_dir).context("cannot create a spool")?;
     let mut promises = Vec::new();
     let mut promised = Vec::with_capacity(MAX_ROWS_PER_REQUEST.min(hit.len()));
@@ -1129,22 +1171,31 @@ async fn promise_staying_members_hit(
     Ok(Some(Readds { rows, promises }))
 }
 
-/// Feeds the removals to the sender, in the order of [`Removals`].
+/// Feeds the removals to the sender, in the order of [`Removals`], leaving out of each row the
+/// values staying members hold (`shared`).
 async fn produce_removals(
     sender: mpsc::Sender<Vec<MemberRow>>,
     removals: Removals,
+    shared: Option<Arc<SharedValues>>,
 ) -> anyhow::Result<()> {
-    if produce_from_spool(removals.spooled, sender.clone(), false)
+    let strip = move |batch: &mut Vec<MemberRow>| {
+        if let Some(shared) = &shared {
+            batch.iter_mut().for_each(|row| shared.strip(row));
+        }
+    };
+    if produce_from_spool_with(removals.spooled, sender.clone(), false, strip.clone())
         .await?
         .1
         == u64::MAX
     {
         return Ok(());
     }
-    if !send_rows(&sender, removals.uncertain).await {
+    let mut uncertain = removals.uncertain;
+    strip(&mut uncertain);
+    if !send_rows(&sender, uncertain).await {
         return Ok(());
     }
-    produce_from_spool(removals.left, sender, false).await?;
+    produce_from_spool_with(removals.left, sender, false, strip).await?;
     Ok(())
 }
 
@@ -1152,19 +1203,30 @@ async fn produce_removals(
 /// changed users are held back. Returns the spool (to read again) and how many rows were held
 /// back, `u64::MAX` when the sender stopped listening.
 pub(crate) async fn produce_from_spool(
+    spool: SpoolReader,
+    sender: mpsc::Sender<Vec<MemberRow>>,
+    hold_changed: bool,
+) -> anyhow::Result<(SpoolReader, u64)> {
+    produce_from_spool_with(spool, sender, hold_changed, |_| {}).await
+}
+
+/// [`produce_from_spool`], with `edit` applied to each batch before it is sent.
+async fn produce_from_spool_with(
     mut spool: SpoolReader,
     sender: mpsc::Sender<Vec<MemberRow>>,
     hold_changed: bool,
+    edit: impl Fn(&mut Vec<MemberRow>) + Send + 'static,
 ) -> anyhow::Result<(SpoolReader, u64)> {
     spawn_blocking_in_context(move || -> anyhow::Result<(SpoolReader, u64)> {
         let mut n_held = 0;
         loop {
-            let batch = spool
+            let mut batch = spool
                 .next_batch(MAX_ROWS_PER_REQUEST, hold_changed, &mut n_held)
                 .context("cannot read back a spool")?;
             if batch.is_empty() {
                 return Ok((spool, n_held));
             }
+            edit(&mut batch);
             if sender.blocking_send(batch).is_err() {
                 return Ok((spool, u64::MAX));
             }

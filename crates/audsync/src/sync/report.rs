@@ -90,8 +90,11 @@ pub struct RunReport {
     pub removed_old_keys: u64,
     /// Of `removed`: rows an interrupted run may have left at Meta.
     pub removed_after_interruption: u64,
-    /// Staying members re-added because they share an identifying key (email, phone, MADID,
-    /// external id) with a removed row, which removes them at Meta too (not in `added`).
+    /// Of `removed`: rows sent without the identifying values (email, phone, MADID, external
+    /// id) that staying members hold, so that Meta keeps the people those values match.
+    pub removed_keeping_shared_values: u64,
+    /// Staying members re-added because a removal row had to be sent with values they hold (all
+    /// of its identifying values were shared), which removes them at Meta too (not in `added`).
     pub readded_shared_key: u64,
     /// Rows sent with `/usersreplace` (replace runs only).
     pub replaced: u64,
@@ -147,6 +150,7 @@ impl RunReport {
             removed_now_rejected: 0,
             removed_old_keys: 0,
             removed_after_interruption: 0,
+            removed_keeping_shared_values: 0,
             readded_shared_key: 0,
             replaced: 0,
             pending_adds: 0,
@@ -261,6 +265,10 @@ impl fmt::Display for RunReport {
             ("because now rejected", self.removed_now_rejected),
             ("old keys of changed", self.removed_old_keys),
             ("after an interruption", self.removed_after_interruption),
+            (
+                "sent without shared values",
+                self.removed_keeping_shared_values,
+            ),
         ] {
             if count > 0 {
                 writeln!(formatter, "    {:>10}  {label}", group_digits(count))?;

@@ -1,47 +1,49 @@
-//! Staying members who share an identifying key with a removed row: found, so the run re-adds
-//! them after its removals.
+//! Identifying values that a user who leaves shares with users who stay: left out of the
+//! removal, so that Meta keeps the people they match.
 //!
 //! # Why
-//! Meta matches a member by any of its identifying keys and merges the rows that share one
-//! into one member; a removal deletes every member matching any identifying key of the row
-//! (contract §12, membership model: "a member is identified by its non-empty key values; add =
-//! upsert, remove = delete any member matching any provided key"). So when a user leaves the
-//! segment and shares an email, a phone, a MADID or an external id with a user who stays, the
-//! removal takes the staying user out of the audience too, while the store still counts them
-//! as a member. Through merged rows this reaches further: every staying member linked to a
-//! removed row by a chain of shared values is one member at Meta with it.
+//! Meta removes every member matching any identifying key of a removal row (contract §12,
+//! membership model: "remove = delete any member matching any provided key"): EMAIL, PHONE,
+//! MADID, EXTERN_ID. When a user leaves the segment and shares an email or a phone with a user
+//! who stays (a household, a shared office line), removing the leaver's whole row would also
+//! take out whoever holds that value, while the store still counts them as members. So a
+//! removal row leaves out ("strips") the identifying values a staying member also holds: the
+//! people those values match are still wanted. The leaver's own values go.
+//!
+//! A row whose every identifying value is held by staying members would be left with nothing
+//! to identify it: it is sent whole, and the staying members holding one of its values (those
+//! Meta removes with it) are re-added after the removals.
 //!
 //! # How (memory stays flat)
 //! 1. During the diff, each unchanged member's identifying values are reduced to 64-bit
 //!    [`KeyToken`]s and written to a [`TokenSpoolWriter`] (a file, 8 bytes per value plus the
-//!    user hash), since the removals are only known once the whole source was read.
+//!    user hash): the removals are only known once the whole source was read.
 //! 2. After the diff, the tokens of every removal row (old rows of changed users, members who
-//!    left, rows an interrupted run left) are collected: a small set.
-//! 3. [`staying_members_hit`] reads the token spool: a member holding a token of the set is hit;
-//!    its other tokens join the set and the spool is read again until nothing new is hit (the
-//!    chains above). Usually two passes.
-//! 4. The sync fetches the rows of the members hit from the store into a spool and journals
-//!    their user ids as removal batches that may have happened ("Meta may have removed these
-//!    members"), **before** the first removal goes out; after the removals it re-adds them
-//!    (those re-add batches are neither journaled nor committed: the members are stored as they
-//!    are), then settles the promises. A crash anywhere in between leaves the promises
-//!    unsettled: the next run re-adds whoever of them is still a member, as after any
-//!    interrupted removal.
+//!    left, rows an interrupted run left) are collected.
+//! 3. [`tokens_held_by_staying_members`] reads the token spool once: the removal tokens some
+//!    staying member holds. [`SharedValues::strip`] then blanks those values in each removal
+//!    row as it is sent.
+//! 4. Rows sent whole: [`staying_members_holding`] reads the spool again for the members holding
+//!    one of their values. The sync spools their stored rows and journals their user ids as
+//!    removal batches that may have happened ("Meta may have removed these members") **before**
+//!    the first removal goes out; after the removals it re-adds them (those batches are neither
+//!    journaled nor committed: the members are stored as they are), then settles the promises.
+//!    A crash in between leaves the promises unsettled: the next run re-adds whoever of them is
+//!    still a member, as after any interrupted removal.
 //!
-//! Under Meta's own matching (rows matched to people), only members sharing a value directly
-//! with a removed row would be affected; the chains come from the contract's membership model,
-//! in which rows sharing a value are merged into one member. Re-adding the whole chain is right
-//! under both.
-//!
-//! A 64-bit token collision can only add a member to the re-adds: harmless (adds are upserts).
+//! A 64-bit token collision can only keep a value out of a removal (the person it matches
+//! stays until that value is removed by a later change) or add a member to the re-adds
+//! (harmless: adds are upserts).
 
 use std::fs::File;
 use std::hash::{DefaultHasher, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use audsync_core::{KeyValue, MatchKey, Member};
 
+use crate::store::MemberRow;
 use crate::sync::dedup::UserHashSet;
 use crate::sync::spool::unlinked_file;
 
@@ -222,40 +224,95 @@ impl TokenSpoolReader {
     }
 }
 
-/// The user hashes of the staying members Meta would remove along with rows holding
-/// `removal_tokens`: members holding one of them, and members linked to those by further
-/// shared values (see the module doc). A member's tokens count from the moment it is hit, in
-/// the same pass, so a chain in spool order is found in one pass; the spool is read again until
-/// a pass hits nobody new (two or three passes in practice). Both sets are compact
-/// ([`UserHashSet`]: about 9 bytes per token or member).
-pub fn staying_members_hit(
+/// The tokens of `removal_tokens` that some staying member of the spool holds.
+pub fn tokens_held_by_staying_members(
     spool: &mut TokenSpoolReader,
-    removal_tokens: impl IntoIterator<Item = KeyToken>,
+    removal_tokens: &UserHashSet,
 ) -> io::Result<UserHashSet> {
-    let mut reached = UserHashSet::with_capacity(1024);
-    for token in removal_tokens.into_iter().filter(|token| *token != 0) {
-        reached.insert(token);
+    let mut shared = UserHashSet::with_capacity(1024);
+    if removal_tokens.is_empty() {
+        return Ok(shared);
     }
-    let mut hit = UserHashSet::with_capacity(1024);
-    if reached.is_empty() {
-        return Ok(hit);
-    }
-    loop {
-        let n_hit_before = hit.len();
-        spool.for_each(|user_hash, tokens| {
-            if tokens
-                .iter()
-                .any(|token| *token != 0 && reached.contains(*token))
-                && hit.insert(user_hash)
-            {
-                for token in tokens.iter().filter(|token| **token != 0) {
-                    reached.insert(*token);
-                }
+    spool.for_each(|_, tokens| {
+        for token in tokens {
+            if *token != 0 && removal_tokens.contains(*token) {
+                shared.insert(*token);
             }
-        })?;
-        if hit.len() == n_hit_before {
-            return Ok(hit);
         }
+    })?;
+    Ok(shared)
+}
+
+/// The user hashes of the staying members holding one of `tokens`: those Meta removes with a
+/// row holding them.
+pub fn staying_members_holding(
+    spool: &mut TokenSpoolReader,
+    tokens: &UserHashSet,
+) -> io::Result<UserHashSet> {
+    let mut holders = UserHashSet::with_capacity(1024);
+    if tokens.is_empty() {
+        return Ok(holders);
+    }
+    spool.for_each(|user_hash, member_tokens| {
+        if member_tokens
+            .iter()
+            .any(|token| *token != 0 && tokens.contains(*token))
+        {
+            holders.insert(user_hash);
+        }
+    })?;
+    Ok(holders)
+}
+
+/// Whether a row with these tokens is sent whole: it has identifying values and staying
+/// members hold every one of them (stripping would leave nothing to identify it).
+pub fn is_sent_whole(tokens: &[KeyToken], shared: &UserHashSet) -> bool {
+    let mut present = tokens.iter().filter(|token| **token != 0).peekable();
+    present.peek().is_some() && present.all(|token| shared.contains(*token))
+}
+
+/// The identifying values staying members hold, to leave out of removal rows.
+pub struct SharedValues {
+    columns: IdentifyingColumns,
+    shared: UserHashSet,
+    n_stripped: AtomicU64,
+}
+
+impl SharedValues {
+    pub fn new(columns: IdentifyingColumns, shared: UserHashSet) -> SharedValues {
+        SharedValues {
+            columns,
+            shared,
+            n_stripped: AtomicU64::new(0),
+        }
+    }
+
+    /// Blanks the values of a removal row that staying members hold, unless the row is sent
+    /// whole ([`is_sent_whole`]).
+    pub fn strip(&self, row: &mut MemberRow) {
+        if self.shared.is_empty() {
+            return;
+        }
+        let mut tokens = Vec::with_capacity(self.columns.len());
+        self.columns.push_row_tokens(&row.wire_row, &mut tokens);
+        if is_sent_whole(&tokens, &self.shared) {
+            return;
+        }
+        let mut stripped = false;
+        for ((position, _), token) in self.columns.columns.iter().zip(&tokens) {
+            if *token != 0 && self.shared.contains(*token) {
+                row.wire_row[*position].clear();
+                stripped = true;
+            }
+        }
+        if stripped {
+            self.n_stripped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Rows [`SharedValues::strip`] left values out of.
+    pub fn n_stripped(&self) -> u64 {
+        self.n_stripped.load(Ordering::Relaxed)
     }
 }
 
@@ -342,39 +399,84 @@ mod tests {
     }
 
     #[test]
-    fn members_linked_to_a_removed_row_by_a_chain_of_shared_values_are_hit() {
-        let (email_1, email_2, email_3) = (
-            token(MatchKey::Email, 1),
-            token(MatchKey::Email, 2),
-            token(MatchKey::Email, 3),
-        );
+    fn shared_tokens_and_their_holders_are_found_in_the_spool() {
+        let (email_1, email_2) = (token(MatchKey::Email, 1), token(MatchKey::Email, 2));
         let (phone_1, phone_3) = (token(MatchKey::Phone, 1), token(MatchKey::Phone, 3));
         // Members 1 and 2 share a phone; member 3 shares nothing; member 4 has no values.
         let mut reader = spool(&[
             (1, [email_1, phone_1]),
             (2, [email_2, phone_1]),
-            (3, [email_3, phone_3]),
+            (3, [token(MatchKey::Email, 3), phone_3]),
             (4, [0, 0]),
         ]);
-        let table: [(&[KeyToken], &[u64]); 7] = [
-            (&[], &[]),
-            (&[token(MatchKey::Email, 9)], &[]),
-            // Member 1 by its email, then member 2 through member 1's phone.
-            (&[email_1], &[1, 2]),
-            (&[email_2], &[1, 2]),
-            (&[phone_3], &[3]),
-            (&[email_1, phone_3, token(MatchKey::Madid, 5)], &[1, 2, 3]),
+        let set = |tokens: &[KeyToken]| {
+            let mut set = UserHashSet::with_capacity(4);
+            for token in tokens {
+                set.insert(*token);
+            }
+            set
+        };
+        let sorted = |set: UserHashSet| {
+            let mut values: Vec<u64> = set.iter().collect();
+            values.sort_unstable();
+            values
+        };
+        let table: [(&[KeyToken], &[KeyToken], &[u64]); 5] = [
+            (&[], &[], &[]),
+            (&[token(MatchKey::Email, 9)], &[], &[]),
+            // Member 1 by its email, not member 2: only direct sharers are held to the row.
+            (&[email_1], &[email_1], &[1]),
+            (&[phone_1, token(MatchKey::Madid, 5)], &[phone_1], &[1, 2]),
             // The value of member 2's email, but as a phone: not shared.
-            (&[token(MatchKey::Phone, 2)], &[]),
+            (&[token(MatchKey::Phone, 2)], &[], &[]),
         ];
-        for (removal_tokens, expected) in table {
-            let mut hit: Vec<u64> =
-                staying_members_hit(&mut reader, removal_tokens.iter().copied())
-                    .unwrap()
-                    .iter()
-                    .collect();
-            hit.sort_unstable();
-            assert_eq!(hit, expected, "removal tokens {removal_tokens:?}");
+        for (removal_tokens, shared, holders) in table {
+            let found = tokens_held_by_staying_members(&mut reader, &set(removal_tokens)).unwrap();
+            let mut expected = shared.to_vec();
+            expected.sort_unstable();
+            assert_eq!(sorted(found), expected, "removal tokens {removal_tokens:?}");
+            let found = staying_members_holding(&mut reader, &set(removal_tokens)).unwrap();
+            assert_eq!(sorted(found), holders, "removal tokens {removal_tokens:?}");
         }
+    }
+
+    #[test]
+    fn removal_rows_leave_out_shared_values_unless_nothing_would_be_left() {
+        let schema = [
+            MatchKey::ExternId,
+            MatchKey::Email,
+            MatchKey::Phone,
+            MatchKey::Fn,
+        ];
+        let columns = IdentifyingColumns::of_schema(&schema);
+        let shared_email = EMAIL_A;
+        let mut shared = UserHashSet::with_capacity(4);
+        shared.insert(token(MatchKey::Email, wire_bits(shared_email)));
+        shared.insert(token(MatchKey::ExternId, wire_bits("crm-shared")));
+        let values = SharedValues::new(columns, shared);
+        let row = |values: &[&str]| MemberRow {
+            user_id: "u1".to_owned(),
+            fingerprint: [0; 16],
+            wire_row: strings(values),
+        };
+        let table: [(&[&str], &[&str]); 4] = [
+            // The shared email goes out of the row; its own id and the name stay.
+            (&["crm-1", shared_email, "", "f"], &["crm-1", "", "", "f"]),
+            // Nothing shared: unchanged.
+            (&["crm-1", EMAIL_B, "", "f"], &["crm-1", EMAIL_B, "", "f"]),
+            // Every identifying value shared: sent whole.
+            (
+                &["crm-shared", shared_email, "", "f"],
+                &["crm-shared", shared_email, "", "f"],
+            ),
+            // No identifying value at all: unchanged.
+            (&["", "", "", "f"], &["", "", "", "f"]),
+        ];
+        for (before, after) in table {
+            let mut stripped = row(before);
+            values.strip(&mut stripped);
+            assert_eq!(stripped.wire_row, strings(after), "{before:?}");
+        }
+        assert_eq!(values.n_stripped(), 1);
     }
 }

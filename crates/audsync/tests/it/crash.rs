@@ -364,9 +364,10 @@ fn random_kills_with_churn_converge_to_the_segment() {
     runtime.block_on(assert_exact(&harness, dir, &people));
 }
 
-/// Users who leave share their email with users who stay, so removing them takes the stayers
-/// out at Meta too; the run dies right after such a removal (before its commit, and after it
-/// with the re-adds not yet sent). The rerun must still re-add everyone who stays.
+/// Users who leave share their email with users who stay, half of them their phone too (so
+/// their rows go whole and take the stayers holding those values out at Meta); the run dies
+/// right after such a removal (before its commit, and after it with the re-adds not yet sent).
+/// The rerun must still re-add everyone who stays.
 #[test]
 fn a_crash_after_a_removal_that_took_along_staying_users_loses_nobody() {
     let runtime = multi_thread();
@@ -376,9 +377,17 @@ fn a_crash_after_a_removal_that_took_along_staying_users_loses_nobody() {
         let config = write_config(dir, &harness.emulator.base_url());
         let stay = customers(0..300);
         let leave: Vec<Customer> = (0..20)
-            .map(|n| Customer {
-                email: stay[n * 7].email.clone(),
-                ..Customer::numbered(1_000 + n)
+            .map(|n| {
+                let own = Customer::numbered(1_000 + n);
+                Customer {
+                    email: stay[n * 7].email.clone(),
+                    phone: if n % 2 == 0 {
+                        stay[n * 7 + 3].phone.clone()
+                    } else {
+                        own.phone.clone()
+                    },
+                    ..own
+                }
             })
             .collect();
         let everyone: Vec<Customer> = stay.iter().chain(&leave).cloned().collect();

@@ -1,6 +1,6 @@
 //! Users who share an identifying key: Meta removes every member matching any identifying key
-//! of a removal row, so a user who leaves takes along everyone who shares an email or a phone
-//! with them (directly or through others); the sync re-adds those who stay.
+//! of a removal row, so a removal leaves out the values that staying users hold; a row whose
+//! every value is shared is sent whole and the staying users holding its values are re-added.
 
 use std::collections::BTreeMap;
 
@@ -27,12 +27,13 @@ fn is_held(members: &[BTreeMap<String, String>], customer: &Customer) -> bool {
         .any(|member| member.get("EMAIL") == email.as_ref() || member.get("PHONE") == Some(&phone))
 }
 
-/// Customers 0..30, and three who share keys with some of them: `L1` has u5's email, `L2` has
-/// u6's phone, `L3` has u10's email while u10 and u11 share a phone (so at Meta L3, u10 and
-/// u11 are one member).
+/// Customers 0..30, and four who share keys with some of them: `L1` has u5's email, `L2` has
+/// u6's phone, `L3` has u10's email while u10 and u11 share a phone, `L4` has u12's email and
+/// u13's phone, which u14 also has (so every identifying value of L4 is shared).
 fn people_with_shared_keys() -> (Vec<Customer>, Vec<Customer>) {
     let mut people = customers(0..30);
     people[11].phone = people[10].phone.clone();
+    people[14].phone = people[13].phone.clone();
     let mut sharing = Vec::new();
     let mut leaver = |n: usize, user_id: &str, edit: &dyn Fn(&mut Customer)| {
         let mut customer = Customer::numbered(n);
@@ -45,9 +46,14 @@ fn people_with_shared_keys() -> (Vec<Customer>, Vec<Customer>) {
         people[6].phone.clone(),
         people[10].email.clone(),
     );
+    let (email_12, phone_13) = (people[12].email.clone(), people[13].phone.clone());
     leaver(1_000, "L1", &|customer| customer.email = email_5.clone());
     leaver(1_001, "L2", &|customer| customer.phone = phone_6.clone());
     leaver(1_002, "L3", &|customer| customer.email = email_10.clone());
+    leaver(1_003, "L4", &|customer| {
+        customer.email = email_12.clone();
+        customer.phone = phone_13.clone();
+    });
     (people, sharing)
 }
 
@@ -68,11 +74,14 @@ fn a_user_who_leaves_does_not_take_along_those_who_share_a_key_with_them() {
         harness.set_source(&spec, &stay);
         let second = harness.sync(&spec).await;
         assert_eq!(second.outcome, Outcome::Succeeded, "{second}");
-        assert_eq!((second.removed, second.removed_left), (3, 3), "{second}");
-        // u5 (email of L1), u6 (phone of L2), u10 (email of L3) and u11 (u10's phone).
-        assert_eq!(second.readded_shared_key, 4, "{second}");
+        assert_eq!((second.removed, second.removed_left), (4, 4), "{second}");
+        // L1, L2 and L3 go without the values u5, u6 and u10 hold; L4 has nothing of its own,
+        // so it goes whole and takes u12 (its email), u13 and u14 (its phone) along: re-added.
+        assert_eq!(second.removed_keeping_shared_values, 3, "{second}");
+        assert_eq!(second.readded_shared_key, 3, "{second}");
         assert_eq!(second.added, 0, "re-adds are counted apart: {second}");
         assert!(second.to_string().contains("re-added (shared key)"));
+        assert!(second.to_string().contains("sent without shared values"));
         let members = harness.members(&audience_id).await;
         for customer in &stay {
             assert!(
@@ -133,7 +142,15 @@ fn a_changed_user_whose_old_email_is_shared_keeps_the_other_user() {
             (1, 1),
             "{report}"
         );
-        assert_eq!(report.readded_shared_key, 1, "u4: {report}");
+        // The old row goes without u4's email.
+        assert_eq!(
+            (
+                report.removed_keeping_shared_values,
+                report.readded_shared_key
+            ),
+            (1, 0),
+            "{report}"
+        );
         let audience_id = harness.audiences().await["CA_changed"].clone();
         let members = harness.members(&audience_id).await;
         assert!(people.iter().all(|customer| is_held(&members, customer)));
