@@ -14,6 +14,7 @@ use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_AD_ACCOUNT_ID, Scenario};
 use crate::support::PgSchema;
 use crate::sync_support::{
     Customer, SyncHarness, assert_same_keys, csv, customers, expected_emails, multi_thread,
+    phone_hash,
 };
 
 /// The environment variable the test config reads the token from.
@@ -124,10 +125,33 @@ async fn assert_exact_in(harness: &SyncHarness, store_url: &str, people: &[Custo
         .expect("CA_crash exists");
     let expected = expected_emails(people);
     assert_same_keys(&harness.member_emails(&audience_id).await, &expected);
+    // Row for row: each member's (EMAIL, PHONE), as many times as Meta holds it.
+    let mut at_meta: Vec<(String, String)> = harness
+        .members(&audience_id)
+        .await
+        .into_iter()
+        .map(|member| {
+            let key = |name: &str| member.get(name).cloned().unwrap_or_default();
+            (key("EMAIL"), key("PHONE"))
+        })
+        .collect();
+    let mut rows: Vec<(String, String)> = people
+        .iter()
+        .filter(|customer| customer.consent == "yes")
+        .filter_map(|customer| Some((customer.email_hash()?, phone_hash(customer))))
+        .collect();
+    at_meta.sort_unstable();
+    rows.sort_unstable();
+    assert!(
+        at_meta == rows,
+        "Meta holds {} rows, {} expected",
+        at_meta.len(),
+        rows.len()
+    );
     let store = Store::connect(store_url).await.expect("the store opens");
     assert_eq!(
         store.member_count("crash").await.unwrap(),
-        expected.len() as u64
+        rows.len() as u64
     );
     assert!(store.unsettled_batches("crash").await.unwrap().is_empty());
     store.close().await;
@@ -324,7 +348,15 @@ fn random_kills_with_churn_converge_to_the_segment() {
                 people.swap_remove(victim);
             }
             let n_enter = rng.below(1_200) as usize;
-            people.extend((next_user..next_user + n_enter).map(Customer::numbered));
+            for n in next_user..next_user + n_enter {
+                let mut customer = Customer::numbered(n);
+                // One in eight shares the email of someone already in (a household).
+                if rng.below(8) == 0 {
+                    let other = rng.below(people.len() as u64) as usize;
+                    customer.email = people[other].email.clone();
+                }
+                people.push(customer);
+            }
             next_user += n_enter;
             for _ in 0..rng.below(400) {
                 let changed = rng.below(people.len() as u64) as usize;

@@ -6,17 +6,7 @@ use std::collections::BTreeMap;
 
 use audsync::sync::{Outcome, SyncMode};
 
-use crate::sync_support::{Customer, SyncHarness, customers, multi_thread, sha256_hex};
-
-/// The PHONE key Meta receives for a test customer (a US number).
-fn phone_hash(customer: &Customer) -> String {
-    let digits: String = customer
-        .phone
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    sha256_hex(&format!("1{digits}"))
-}
+use crate::sync_support::{Customer, SyncHarness, customers, multi_thread, phone_hash};
 
 /// Whether some member of the audience is this customer (matches their email or phone).
 fn is_held(members: &[BTreeMap<String, String>], customer: &Customer) -> bool {

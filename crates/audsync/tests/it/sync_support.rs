@@ -59,6 +59,16 @@ impl Customer {
     }
 }
 
+/// The PHONE key Meta receives for a test customer (a US number).
+pub fn phone_hash(customer: &Customer) -> String {
+    let digits: String = customer
+        .phone
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    sha256_hex(&format!("1{digits}"))
+}
+
 pub fn sha256_hex(text: &str) -> String {
     const_hex::encode(Sha256::digest(text.as_bytes()))
 }
