@@ -10,7 +10,9 @@
 //! and generic addresses into one giant member, and removing any of its rows then removed all of
 //! them (a 1% churn on 10M users re-added 2.5M).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Keys that identify a person on their own: a removal row sharing a value of one of these with
 /// a member removes it.
@@ -25,27 +27,47 @@ pub(crate) const VALUE_KEYS: &[&str] = &[
     "DATA_PROCESSING_OPTIONS_STATE",
 ];
 
-/// One stored member, the non-empty values of one uploaded row: key name → value (hashes,
-/// external ids, advertising ids; never plaintext PII, since hashed keys are validated as
-/// SHA-256 hex before they get here).
+/// One member as rows come in and go out (payload checks, state file, `/_emulator/`): the
+/// non-empty values of one uploaded row, key name → value (hashes, external ids, advertising
+/// ids; never plaintext PII, since hashed keys are validated as SHA-256 hex before they get
+/// here).
 pub(crate) type Member = BTreeMap<String, String>;
 
 /// The members of an audience (or of a staged replace).
 ///
 /// Members are never merged: two rows sharing an email are two members. A member's identity is
-/// the set of its identity tokens ([`identity_tokens`]); an added row of the same identity
-/// replaces the member's values. A user whose email changed (same `EXTERN_ID`, new email) is
-/// therefore a new member, and the row with the old email stays until a removal takes it out.
+/// the set of its identity tokens: the value of each identifying key it has, or, for a member
+/// without any (e.g. only FN, LN, ZIP), the whole set of its attribute values as one token;
+/// value keys are never part of it. An added row of the same identity replaces the
+/// member's values. A user whose email changed (same `EXTERN_ID`, new email) is therefore a new
+/// member, and the row with the old email stays until a removal takes it out.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct MemberSet {
-    members: BTreeMap<u64, Member>,
-    /// Identity token → the members holding it (several when members share a value).
-    index: HashMap<String, MemberIds>,
+    members: BTreeMap<u64, StoredRow>,
+    /// Hash of an identity token → the members holding a token of that hash: several when
+    /// members share a value, or, rarely, when two tokens' hashes collide, so every lookup checks
+    /// that a member really holds the token.
+    index: HashMap<u64, MemberIds>,
     next_member_id: u64,
 }
 
+/// A member as stored: its non-empty values sorted by key, known key names not allocated.
+/// About a third of a [`Member`]'s memory, which matters at 10M members (a map allocates a
+/// whole tree node per member).
+#[derive(Clone, Debug, PartialEq)]
+struct StoredRow(Box<[(Cow<'static, str>, Box<str>)]>);
+
+/// One identity token of a row.
+#[derive(Clone, Copy)]
+enum Token<'a> {
+    /// The value of an identifying key.
+    Value { key: &'a str, value: &'a str },
+    /// All the attribute values of a row without identifying values.
+    Attributes(&'a StoredRow),
+}
+
 /// The members holding one identity token: nearly always one, so one is kept without a heap
-/// allocation (the index holds tens of millions of tokens at 10M members).
+/// allocation.
 #[derive(Clone, Debug, PartialEq)]
 #[expect(
     clippy::box_collection,
@@ -56,49 +78,105 @@ enum MemberIds {
     Many(Box<BTreeSet<u64>>),
 }
 
-/// The identity tokens of a member: `KEY:value` for each identifying key with a value; a member
-/// with none (e.g. only FN, LN, ZIP) is identified by the whole set of its attribute values, one
-/// `ATTRIBUTES:` token. Value keys are never part of it. Sorted by key.
-pub(crate) fn identity_tokens(member: &Member) -> Vec<String> {
-    let identifying: Vec<String> = identifying_values(member)
-        .map(|(key, value)| format!("{key}:{value}"))
-        .collect();
-    if !identifying.is_empty() {
-        return identifying;
+fn is_identifying(key: &str) -> bool {
+    IDENTIFYING_KEYS.contains(&key)
+}
+
+fn is_attribute(key: &str) -> bool {
+    !IDENTIFYING_KEYS.contains(&key) && !VALUE_KEYS.contains(&key)
+}
+
+impl StoredRow {
+    /// The row's non-empty values; key names the emulator knows are borrowed, not allocated.
+    fn from_member(member: Member) -> StoredRow {
+        let known_key = |key: &str| {
+            IDENTIFYING_KEYS
+                .iter()
+                .chain(VALUE_KEYS)
+                .chain(crate::payload::MULTI_KEYS)
+                .find(|known| **known == key)
+                .copied()
+        };
+        StoredRow(
+            member
+                .into_iter()
+                .filter(|(_, value)| !value.is_empty())
+                .map(|(key, value)| {
+                    let key = known_key(&key).map_or(Cow::Owned(key), Cow::Borrowed);
+                    (key, value.into_boxed_str())
+                })
+                .collect(),
+        )
     }
-    let attributes: Vec<String> = attribute_values(member)
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect();
-    if attributes.is_empty() {
-        Vec::new()
-    } else {
-        vec![format!("ATTRIBUTES:{}", attributes.join("|"))]
+
+    fn to_member(&self) -> Member {
+        self.pairs()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect()
+    }
+
+    /// The values by key, in key order.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(key, value)| (key.as_ref(), value.as_ref()))
+    }
+
+    fn identifying(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs().filter(|(key, _)| is_identifying(key))
+    }
+
+    fn attributes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs().filter(|(key, _)| is_attribute(key))
+    }
+
+    /// The identity tokens: one per identifying value, or one for all the attribute values of a
+    /// row without any; none for a row of value keys only.
+    fn tokens(&self) -> Vec<Token<'_>> {
+        let tokens: Vec<Token<'_>> = self
+            .identifying()
+            .map(|(key, value)| Token::Value { key, value })
+            .collect();
+        if tokens.is_empty() && self.attributes().next().is_some() {
+            return vec![Token::Attributes(self)];
+        }
+        tokens
+    }
+
+    /// Whether two rows have the same identity (the same tokens).
+    fn same_identity(&self, other: &StoredRow) -> bool {
+        if self.identifying().next().is_some() || other.identifying().next().is_some() {
+            self.identifying().eq(other.identifying())
+        } else {
+            self.attributes().eq(other.attributes())
+        }
     }
 }
 
-/// The non-empty values of identifying keys, by key.
-fn identifying_values(member: &Member) -> impl Iterator<Item = (&String, &String)> {
-    member
-        .iter()
-        .filter(|(key, value)| IDENTIFYING_KEYS.contains(&key.as_str()) && !value.is_empty())
-}
+impl Token<'_> {
+    /// The index key: a fixed 64-bit hash (SipHash with zero keys, the same in every process).
+    fn index_key(self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        match self {
+            Token::Value { key, value } => (0u8, key, value).hash(&mut hasher),
+            Token::Attributes(row) => {
+                1u8.hash(&mut hasher);
+                row.attributes().for_each(|pair| pair.hash(&mut hasher));
+            }
+        }
+        hasher.finish()
+    }
 
-/// The non-empty values of keys that are neither identifying nor value keys, by key.
-fn attribute_values(member: &Member) -> impl Iterator<Item = (&String, &String)> {
-    member.iter().filter(|(key, value)| {
-        !IDENTIFYING_KEYS.contains(&key.as_str())
-            && !VALUE_KEYS.contains(&key.as_str())
-            && !value.is_empty()
-    })
-}
-
-/// Whether two members have the same identity ([`identity_tokens`] equal), without building
-/// the tokens.
-fn same_identity(one: &Member, other: &Member) -> bool {
-    if identifying_values(one).next().is_some() || identifying_values(other).next().is_some() {
-        identifying_values(one).eq(identifying_values(other))
-    } else {
-        attribute_values(one).eq(attribute_values(other))
+    /// Whether `member` holds this token.
+    fn held_by(self, member: &StoredRow) -> bool {
+        match self {
+            Token::Value { key, value } => member
+                .identifying()
+                .any(|(member_key, member_value)| member_key == key && member_value == value),
+            Token::Attributes(row) => {
+                member.identifying().next().is_none() && member.attributes().eq(row.attributes())
+            }
+        }
     }
 }
 
@@ -164,42 +242,40 @@ impl MemberSet {
     }
 
     /// The stored members, oldest first.
-    pub fn members(&self) -> impl Iterator<Item = &Member> {
-        self.members.values()
+    pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.members.values().map(StoredRow::to_member)
     }
 
     /// Adds a row: it replaces the values of the member of the same identity, or is a new
     /// member. A row without any identity (only empty values or value keys) is ignored.
     pub fn upsert(&mut self, row: Member) {
-        let row: Member = row
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
-        let tokens = identity_tokens(&row);
-        if tokens.is_empty() {
+        let row = StoredRow::from_member(row);
+        let index_keys: Vec<u64> = row.tokens().into_iter().map(Token::index_key).collect();
+        if index_keys.is_empty() {
             return;
         }
-        if let Some(member_id) = self.member_with_identity(&tokens, &row) {
+        if let Some(member_id) = self.member_with_identity(&index_keys, &row) {
             self.members.insert(member_id, row);
             return;
         }
         self.next_member_id += 1;
         let member_id = self.next_member_id;
-        for token in tokens {
+        for index_key in index_keys {
             self.index
-                .entry(token)
+                .entry(index_key)
                 .and_modify(|member_ids| member_ids.insert(member_id))
                 .or_insert(MemberIds::One(member_id));
         }
         self.members.insert(member_id, row);
     }
 
-    /// The member whose identity is `tokens` (those of `row`). Such a member holds every token,
-    /// so only the members of the token held by the fewest need comparing.
-    fn member_with_identity(&self, tokens: &[String], row: &Member) -> Option<u64> {
+    /// The member of the same identity as `row` (whose tokens' index keys are `index_keys`).
+    /// Such a member holds every token, so only the members under the index key with the fewest
+    /// need comparing.
+    fn member_with_identity(&self, index_keys: &[u64], row: &StoredRow) -> Option<u64> {
         let mut fewest: Option<&MemberIds> = None;
-        for token in tokens {
-            let member_ids = self.index.get(token)?;
+        for index_key in index_keys {
+            let member_ids = self.index.get(index_key)?;
             if fewest.is_none_or(|fewest| member_ids.len() < fewest.len()) {
                 fewest = Some(member_ids);
             }
@@ -207,18 +283,28 @@ impl MemberSet {
         fewest?.iter().find(|member_id| {
             self.members
                 .get(member_id)
-                .is_some_and(|member| same_identity(member, row))
+                .is_some_and(|member| member.same_identity(row))
         })
     }
 
     /// The ids of the members holding an identity token of any of the rows: those sharing an
     /// identifying value with a row, or, for a row without one, of the same attributes.
     pub fn matching(&self, rows: &[Member]) -> BTreeSet<u64> {
-        rows.iter()
-            .flat_map(identity_tokens)
-            .filter_map(|token| self.index.get(&token))
-            .flat_map(MemberIds::iter)
-            .collect()
+        let mut hits = BTreeSet::new();
+        for row in rows {
+            let row = StoredRow::from_member(row.clone());
+            for token in row.tokens() {
+                let Some(member_ids) = self.index.get(&token.index_key()) else {
+                    continue;
+                };
+                hits.extend(member_ids.iter().filter(|member_id| {
+                    self.members
+                        .get(member_id)
+                        .is_some_and(|member| token.held_by(member))
+                }));
+            }
+        }
+        hits
     }
 
     /// Removes the members with these ids.
@@ -227,11 +313,12 @@ impl MemberSet {
             let Some(old) = self.members.remove(&member_id) else {
                 continue;
             };
-            for token in identity_tokens(&old) {
-                if let Some(holders) = self.index.get_mut(&token)
+            for token in old.tokens() {
+                let index_key = token.index_key();
+                if let Some(holders) = self.index.get_mut(&index_key)
                     && !holders.remove(member_id)
                 {
-                    self.index.remove(&token);
+                    self.index.remove(&index_key);
                 }
             }
         }
@@ -434,7 +521,7 @@ mod tests {
         for (case, steps, expected) in table {
             let set = run(steps);
             assert_eq!(
-                sorted(set.members().cloned().collect()),
+                sorted(set.members().collect()),
                 sorted(expected.iter().map(|row| member(row)).collect()),
                 "{case}"
             );
@@ -460,11 +547,36 @@ mod tests {
         let mut set = run(&[Add(&[("EMAIL", "e1")]), Add(&[("EMAIL", "e2")])]);
         set.upsert(member(&[("EMAIL", "e1"), ("LOOKALIKE_VALUE", "5")]));
         assert_eq!(
-            set.members().cloned().collect::<Vec<_>>(),
+            set.members().collect::<Vec<_>>(),
             [
                 member(&[("EMAIL", "e1"), ("LOOKALIKE_VALUE", "5")]),
                 member(&[("EMAIL", "e2")])
             ]
+        );
+    }
+
+    #[test]
+    fn members_under_a_colliding_index_key_are_checked_for_the_token() {
+        let mut set = run(&[
+            Add(&[("EXTERN_ID", "a"), ("EMAIL", "e1")]),
+            Add(&[("EXTERN_ID", "b"), ("EMAIL", "e2")]),
+        ]);
+        // As if b's email hashed to the same index key as e1.
+        let e1 = StoredRow::from_member(member(&[("EMAIL", "e1")]));
+        let collided = e1.tokens()[0].index_key();
+        let b_id = set.members.keys().copied().last().expect("b");
+        set.index
+            .get_mut(&collided)
+            .expect("e1 is indexed")
+            .insert(b_id);
+        assert_eq!(set.matching(&[member(&[("EMAIL", "e1")])]).len(), 1);
+        set.upsert(member(&[("EMAIL", "e1")]));
+        assert_eq!(set.len(), 3, "a row of e1 alone is a member of its own");
+        let hits = set.matching(&[member(&[("EMAIL", "e1")])]);
+        set.remove_ids(&hits);
+        assert_eq!(
+            set.members().collect::<Vec<_>>(),
+            [member(&[("EMAIL", "e2"), ("EXTERN_ID", "b")])]
         );
     }
 
@@ -475,12 +587,9 @@ mod tests {
             member(&[("EMAIL", "e2"), ("EXTERN_ID", "x2")]),
         ];
         let mut set = MemberSet::from_members(stored.clone());
-        assert_eq!(set.members().cloned().collect::<Vec<_>>(), stored);
+        assert_eq!(set.members().collect::<Vec<_>>(), stored);
         let hits = set.matching(&[member(&[("PHONE", "p1")])]);
         set.remove_ids(&hits);
-        assert_eq!(
-            set.members().cloned().collect::<Vec<_>>(),
-            [stored[1].clone()]
-        );
+        assert_eq!(set.members().collect::<Vec<_>>(), [stored[1].clone()]);
     }
 }

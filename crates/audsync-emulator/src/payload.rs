@@ -13,7 +13,7 @@ pub(crate) const MAX_ROWS_PER_REQUEST: usize = 10_000;
 pub(crate) const MAX_INVALID_SAMPLES: usize = 100;
 
 /// Multi-key schema keys (contract §3, R-REPL, PHP/PY SDK key lists, G-CA LDU).
-const MULTI_KEYS: &[&str] = &[
+pub(crate) const MULTI_KEYS: &[&str] = &[
     "EXTERN_ID",
     "EMAIL",
     "PHONE",

@@ -273,7 +273,7 @@ impl EmulatorState {
         world
             .audiences
             .get(audience_id)
-            .map(|audience| audience.members.members().cloned().collect())
+            .map(|audience| audience.members.members().collect())
     }
 }
 
@@ -467,7 +467,7 @@ impl World {
                 data_source_sub_type: audience.data_source_sub_type.clone(),
                 created_seq: audience.created_seq,
                 sessions: audience.sessions.values().cloned().collect(),
-                members: audience.members.members().cloned().collect(),
+                members: audience.members.members().collect(),
             })
             .collect();
         let file = StateFile {
@@ -645,8 +645,8 @@ mod tests {
                 .members
                 .members()
                 .next()
-                .map(|member| member["EMAIL"].as_str()),
-            Some("new")
+                .map(|member| member["EMAIL"].clone()),
+            Some("new".to_owned())
         );
         assert_eq!(
             audience.sessions["7"].replace,
