@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use audsync_emulator::{DEFAULT_ACCESS_TOKEN, DEFAULT_APP_ID, DEFAULT_APP_SECRET};
 use audsync_graph::{AppSecret, SingleKey, UsersSchema};
@@ -70,10 +70,24 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
+/// The capture, installed as the global subscriber of this test binary on first use. A
+/// per-test (`set_default`) subscriber lost events now and then while other tests ran in
+/// parallel (tracing caches per call site whether anyone listens); a global one hears every
+/// thread, so the other tests' lines land here too, which only makes the "never a token" checks
+/// stronger.
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(capture.clone())
+            .expect("no other global subscriber in this test binary");
+        capture
+    })
+}
+
 #[tokio::test]
 async fn logs_carry_codes_and_counts_but_no_token_secret_or_row() {
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let capture = capture();
 
     let harness = Harness::start().await;
     let client = harness.client_with(|settings| {
