@@ -522,30 +522,42 @@ impl std::io::Write for CapturedLog {
     }
 }
 
+/// The log of this test binary: a DEBUG subscriber installed as the global one on first use.
+/// A scoped (`with_default`) subscriber can miss events while other tests run in parallel
+/// (tracing caches per call site whether anyone listens); a global one hears every thread, so
+/// the other tests' lines land here too, which only makes the "never" checks stronger.
+fn captured_log() -> &'static CapturedLog {
+    static LOG: std::sync::OnceLock<CapturedLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+        log
+    })
+}
+
 #[test]
 fn logs_name_the_run_and_its_batches_but_never_a_person_a_key_or_the_token() {
-    let log = CapturedLog::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let log = captured_log();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let people = customers(0..150);
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let harness = SyncHarness::start().await;
-            let spec = harness.spec("logged", &people);
-            assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
-            harness.set_source(&spec, &people[10..]);
-            assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
-        });
+    runtime.block_on(async {
+        let harness = SyncHarness::start().await;
+        let spec = harness.spec("logged", &people);
+        assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
+        harness.set_source(&spec, &people[10..]);
+        assert_eq!(harness.sync(&spec).await.outcome, Outcome::Succeeded);
     });
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
     for expected in [
         "segment.name=logged",
         "run.id=",
