@@ -59,22 +59,48 @@ const EMULATOR_STATE_FILE: &str = "emulator-state.json";
 const IDENTIFYING_KEYS: [&str; 6] = ["EMAIL", "PHONE", "MADID", "EXTERN_ID", "APPUID", "PAGEUID"];
 
 /// `audsync demo [--keep]`.
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
 pub fn command(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     connect::init_logging(connect::DEFAULT_LOG_LEVEL);
-    let folder = DemoFolder::create(args.keep)?;
     let runtime = crate::sync::command::runtime()?;
-    // On an error the folder is removed when dropped (unless kept), as at the end.
-    let exit_code = runtime.block_on(run_demo(&folder, args.keep))?;
-    println!(
-        "\nThe demo took {:.1} s.{}",
-        started.elapsed().as_secs_f64(),
-        if args.keep {
-            ""
-        } else {
-            " Its temporary folder is removed; nothing is left behind."
+    let (folder, exit_code) = runtime.block_on(async {
+        // Ctrl-C is listened for before the folder exists (tokio installs the handler on the
+        // first poll), so an interrupted demo always gets to remove it.
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        if futures_util::poll!(&mut ctrl_c).is_ready() {
+            return Ok((None, ExitCode::from(EXIT_INTERRUPTED)));
         }
-    );
+        let folder = DemoFolder::create(args.keep)?;
+        // On an error the folder is removed when dropped (unless kept), as at the end.
+        let exit_code = tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                eprintln!("\naudsync demo: interrupted{}", if args.keep {
+                    format!("; its folder stays: {}", folder.path.display())
+                } else {
+                    "; its temporary folder is removed".to_owned()
+                });
+                ExitCode::from(EXIT_INTERRUPTED)
+            }
+            exit_code = run_demo(&folder, args.keep) => exit_code?,
+        };
+        anyhow::Ok((Some(folder), exit_code))
+    })?;
+    if exit_code != ExitCode::from(EXIT_INTERRUPTED) {
+        println!(
+            "\nThe demo took {:.1} s.{}",
+            started.elapsed().as_secs_f64(),
+            if args.keep {
+                ""
+            } else {
+                " Its temporary folder is removed; nothing is left behind."
+            }
+        );
+    }
     drop(folder);
     Ok(exit_code)
 }

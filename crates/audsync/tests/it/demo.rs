@@ -295,3 +295,55 @@ fn group(n: usize) -> String {
     }
     out
 }
+
+/// Ctrl-C (SIGINT) in the middle of the demo stops it with status 130 and still removes its
+/// temporary folder. The demo takes a fraction of a second, so the signal may come too late:
+/// it is tried a few times, and must land at least once.
+#[test]
+fn demo_interrupted_by_ctrl_c_removes_its_folder() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut n_interrupted = 0;
+    for _ in 0..5 {
+        let tmp = TestDir::new();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_audsync"))
+            .arg("demo")
+            .env("TMPDIR", tmp.path(""))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start audsync demo");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        while stdout.read_line(&mut line).expect("read the demo's output") > 0 {
+            if line.contains("are in ") {
+                break;
+            }
+            line.clear();
+        }
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        let status = child.wait().expect("the demo ends");
+        let left: Vec<_> = std::fs::read_dir(tmp.path(""))
+            .expect("read the temporary root")
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("audsync-demo")
+            })
+            .collect();
+        assert!(left.is_empty(), "the demo left {left:?} behind");
+        match status.code() {
+            Some(130) => n_interrupted += 1,
+            Some(0) => {} // it had finished before the signal came
+            other => panic!("the demo ended with {other:?}"),
+        }
+    }
+    assert!(n_interrupted > 0, "no Ctrl-C landed while the demo ran");
+}
