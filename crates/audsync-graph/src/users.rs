@@ -212,19 +212,7 @@ impl UsersBatch {
         schema: UsersSchema,
         rows: Vec<Vec<String>>,
     ) -> Result<(UsersBatch, Vec<RowRejection>), BatchError> {
-        if let UsersSchema::MultiKey(keys) = &schema {
-            if keys.is_empty() {
-                return Err(BatchError::EmptySchema);
-            }
-            for (key_idx, key) in keys.iter().enumerate() {
-                if keys[..key_idx].contains(key) {
-                    return Err(BatchError::DuplicateKey(*key));
-                }
-            }
-        }
-        if rows.len() > MAX_ROWS_PER_REQUEST {
-            return Err(BatchError::TooManyRows { n_rows: rows.len() });
-        }
+        check_batch(&schema, rows.len())?;
         let mut kept = Vec::with_capacity(rows.len());
         let mut row_refs = Vec::with_capacity(rows.len());
         let mut rejections = Vec::new();
@@ -243,6 +231,29 @@ impl UsersBatch {
             row_refs,
         };
         Ok((batch, rejections))
+    }
+
+    /// The rejections [`UsersBatch::build`] would return for these rows, without taking them:
+    /// a caller that must record the rows it sends before sending them (a write-ahead journal)
+    /// checks first, then moves the rows it kept into `build` and takes them back with
+    /// [`UsersBatch::into_rows`], so that a batch's rows are never held twice.
+    pub fn check<'r>(
+        schema: &UsersSchema,
+        rows: impl ExactSizeIterator<Item = &'r [String]>,
+    ) -> Result<Vec<RowRejection>, BatchError> {
+        check_batch(schema, rows.len())?;
+        Ok(rows
+            .enumerate()
+            .filter_map(|(row_index, row)| {
+                let problem = check_row(schema, row).err()?;
+                Some(RowRejection { row_index, problem })
+            })
+            .collect())
+    }
+
+    /// The rows kept, in batch order (the rows given to `build` minus the rejected ones).
+    pub fn into_rows(self) -> Vec<Vec<String>> {
+        self.rows
     }
 
     pub fn schema(&self) -> &UsersSchema {
@@ -300,6 +311,24 @@ impl UsersBatch {
         invalid_samples.sort_by_key(|sample| sample.row_index.unwrap_or(usize::MAX));
         invalid_samples
     }
+}
+
+/// The problems of a whole batch: its schema, its size.
+fn check_batch(schema: &UsersSchema, n_rows: usize) -> Result<(), BatchError> {
+    if let UsersSchema::MultiKey(keys) = schema {
+        if keys.is_empty() {
+            return Err(BatchError::EmptySchema);
+        }
+        for (key_idx, key) in keys.iter().enumerate() {
+            if keys[..key_idx].contains(key) {
+                return Err(BatchError::DuplicateKey(*key));
+            }
+        }
+    }
+    if n_rows > MAX_ROWS_PER_REQUEST {
+        return Err(BatchError::TooManyRows { n_rows });
+    }
+    Ok(())
 }
 
 fn check_row(schema: &UsersSchema, row: &[String]) -> Result<(), RowProblem> {
@@ -442,10 +471,13 @@ mod tests {
             row(&[&EMAIL.to_uppercase(), "crm-5", ""]),
             row(&[MARY, "crm-6", ""]),
         ];
-        let (batch, rejections) = UsersBatch::build(schema(), rows).unwrap();
+        let checked = UsersBatch::check(&schema(), rows.iter().map(Vec::as_slice)).unwrap();
+        let (batch, rejections) = UsersBatch::build(schema(), rows.clone()).unwrap();
+        assert_eq!(checked, rejections);
         assert_eq!(batch.n_rows(), 2);
         assert_eq!(batch.source_index(0), Some(0));
         assert_eq!(batch.source_index(1), Some(6));
+        assert_eq!(batch.into_rows(), vec![rows[0].clone(), rows[6].clone()]);
         assert_eq!(
             rejections,
             vec![
@@ -494,9 +526,18 @@ mod tests {
             BatchError::DuplicateKey(MatchKey::Email)
         );
         let rows = vec![row(&[MARY]); MAX_ROWS_PER_REQUEST + 1];
+        let email_schema = UsersSchema::SingleKey(SingleKey::EmailSha256);
         assert_eq!(
-            UsersBatch::build(UsersSchema::SingleKey(SingleKey::EmailSha256), rows).unwrap_err(),
+            UsersBatch::check(&email_schema, rows.iter().map(Vec::as_slice)).unwrap_err(),
             BatchError::TooManyRows { n_rows: 10_001 }
+        );
+        assert_eq!(
+            UsersBatch::build(email_schema, rows).unwrap_err(),
+            BatchError::TooManyRows { n_rows: 10_001 }
+        );
+        assert_eq!(
+            UsersBatch::check(&UsersSchema::MultiKey(vec![]), std::iter::empty()).unwrap_err(),
+            BatchError::EmptySchema
         );
         let rows = vec![row(&[MARY]); MAX_ROWS_PER_REQUEST];
         let (batch, _) =
