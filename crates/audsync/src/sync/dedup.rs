@@ -11,8 +11,9 @@
 //!
 //! The table is split into [`N_SHARDS`] shards by the hash's top bits, each growing alone (by
 //! half), so that growing never holds two whole tables at once. A first sync has nothing stored
-//! to size the set from: at 10M users its last growth held the old and the new table, 83 + 124
-//! MB, the first sync's peak RSS (523 MiB, BENCHMARKS.md "Sync"); a shard's is 1/64 of that.
+//! to size the set from: at 10M users its last growth held the old and the new table at once,
+//! 83 + 124 MB, near the end of the run where its RSS peaked (523 MiB; 488 MiB with shards and
+//! without a copy of each batch, BENCHMARKS.md "Sync"); a shard's growth holds 1/64 of that.
 //!
 //! Two user ids share a 64-bit hash with probability about n²/2⁶⁵ (3·10⁻⁶ for 10M users); the
 //! later one would then be reported as a duplicate, visibly, never dropped silently.
