@@ -35,7 +35,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
 
-pub use index::{MemberIndex, Observed, user_id_hash};
+pub use index::{MemberIndex, Observed, UserKey, user_id_hash};
 pub use lease::{Lease, lease_holder_id};
 pub use packed_rows::InflightRows;
 pub use runs::{

@@ -31,7 +31,7 @@ use crate::hash::report::HashCounts;
 use crate::hash::{HashJob, INTERNAL_ERROR, NO_USER_ID};
 use crate::sources::SegmentSource;
 use crate::sources::chunk::{Chunk, RowParser};
-use crate::store::{MemberIndex, MemberRow, Observed, Store, user_id_hash};
+use crate::store::{MemberIndex, MemberRow, Observed, Store, UserKey, user_id_hash};
 use crate::sync::dedup::UserHashSet;
 use crate::sync::progress::Progress;
 use crate::sync::shared_keys::{IdentifyingColumns, TokenSpoolReader, TokenSpoolWriter};
@@ -309,7 +309,8 @@ fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &Chunk) -> Chun
             output.push(None, "", RowKind::Rejected);
             return;
         }
-        let user_hash = Some(user_id_hash(user_id));
+        let user_key = UserKey::new(user_id);
+        let user_hash = Some(user_key.hash());
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             job.engine.process(&job.fields, values, scratch)
         }));
@@ -334,7 +335,7 @@ fn diff_chunk(input: &DiffInput, worker: &mut DiffWorker, chunk: &Chunk) -> Chun
         }
         output.counts.n_members += 1;
         let fingerprint = member.fingerprint().to_be_bytes();
-        let observed = input.index.observe(user_id, &fingerprint);
+        let observed = input.index.observe_key(user_key, &fingerprint);
         let kind = if observed == Observed::Unchanged
             && !input.send_all
             && !input.force_add.contains(user_id)
