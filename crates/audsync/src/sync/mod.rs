@@ -49,7 +49,7 @@ pub mod shared_keys;
 pub mod spool;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -874,7 +874,9 @@ async fn incremental(
         report.removed_now_rejected = n_removed_rejected;
         report.removed_after_interruption = uncertain.rows.len() as u64;
         let mut removals = gather_removals(
-            ctx,
+            ctx.store,
+            ctx.segment,
+            ctx.spool_dir,
             removal_spool,
             uncertain.rows.clone(),
             &index,
@@ -1016,8 +1018,11 @@ impl Removals {
 }
 
 /// Collects the removals before any is sent, with their tokens when `identifying` is given.
+#[allow(clippy::too_many_arguments)]
 async fn gather_removals(
-    ctx: &SendContext<'_>,
+    store: &Store,
+    segment: &str,
+    spool_dir: &Path,
     mut spooled: SpoolReader,
     uncertain: Vec<MemberRow>,
     index: &MemberIndex,
@@ -1042,7 +1047,7 @@ async fn gather_removals(
             identifying.push_row_tokens(&row.wire_row, &mut tokens);
         }
     }
-    let mut left = SpoolWriter::create(ctx.spool_dir).context("cannot create a spool")?;
+    let mut left = SpoolWriter::create(spool_dir).context("cannot create a spool")?;
     let (mut n_left, mut n_now_rejected) = (0, 0);
     let mut hashes = index.unseen_user_hashes();
     loop {
@@ -1050,9 +1055,8 @@ async fn gather_removals(
         if chunk.is_empty() {
             break;
         }
-        let rows = ctx
-            .store
-            .unseen_member_rows(ctx.segment, index, &chunk)
+        let rows = store
+            .unseen_member_rows(segment, index, &chunk)
             .await
             .context("cannot read the stored rows of members who left")?;
         for row in rows {
@@ -1099,31 +1103,62 @@ async fn spare_staying_members(
     index: &MemberIndex,
 ) -> anyhow::Result<Option<(SharedValues, Readds)>> {
     let tokens_per_row = identifying.len();
-    let (shared, hit) = spawn_blocking_in_context(move || -> std::io::Result<_> {
-        let mut removal_set = UserHashSet::with_capacity(removal_tokens.len());
-        for token in removal_tokens.iter().filter(|token| **token != 0) {
-            removal_set.insert(*token);
-        }
-        let shared = tokens_held_by_staying_members(&mut spool, &removal_set)?;
-        drop(removal_set);
-        let mut whole = UserHashSet::with_capacity(16);
-        for row_tokens in removal_tokens.chunks(tokens_per_row) {
-            if is_sent_whole(row_tokens, &shared) {
-                for token in row_tokens.iter().filter(|token| **token != 0) {
-                    whole.insert(*token);
-                }
-            }
-        }
-        let hit = staying_members_holding(&mut spool, &whole)?;
-        Ok((shared, hit))
+    let outcome = spawn_blocking_in_context(move || {
+        shared_values_outcome(&mut spool, &removal_tokens, tokens_per_row)
     })
     .await
     .context("the token spool reader failed")?
     .context("cannot read back the token spool")?;
+    let SharedValuesOutcome { shared, hit, .. } = outcome;
     let shared = SharedValues::new(identifying.clone(), shared);
     Ok(promise_readds(ctx, hit, index)
         .await?
         .map(|readds| (shared, readds)))
+}
+
+/// What the token spool says of the removal rows (their tokens, `tokens_per_row` per row).
+struct SharedValuesOutcome {
+    /// The removal values staying members hold.
+    shared: UserHashSet,
+    /// The staying members holding a value of a row sent whole.
+    hit: UserHashSet,
+    /// Removal rows that go without some of their values.
+    n_stripped: u64,
+}
+
+/// Reads the token spool for [`SharedValuesOutcome`] (once, and once more when some row is sent
+/// whole).
+fn shared_values_outcome(
+    spool: &mut TokenSpoolReader,
+    removal_tokens: &[KeyToken],
+    tokens_per_row: usize,
+) -> std::io::Result<SharedValuesOutcome> {
+    let mut removal_set = UserHashSet::with_capacity(removal_tokens.len());
+    for token in removal_tokens.iter().filter(|token| **token != 0) {
+        removal_set.insert(*token);
+    }
+    let shared = tokens_held_by_staying_members(spool, &removal_set)?;
+    drop(removal_set);
+    let mut whole = UserHashSet::with_capacity(16);
+    let mut n_stripped = 0;
+    for row_tokens in removal_tokens.chunks(tokens_per_row.max(1)) {
+        if is_sent_whole(row_tokens, &shared) {
+            for token in row_tokens.iter().filter(|token| **token != 0) {
+                whole.insert(*token);
+            }
+        } else if row_tokens
+            .iter()
+            .any(|token| *token != 0 && shared.contains(*token))
+        {
+            n_stripped += 1;
+        }
+    }
+    let hit = staying_members_holding(spool, &whole)?;
+    Ok(SharedValuesOutcome {
+        shared,
+        hit,
+        n_stripped,
+    })
 }
 
 /// Spools the stored rows of the members `hit` and journals them as re-add promises (see
@@ -1237,7 +1272,10 @@ async fn produce_from_spool_with(
 }
 
 /// A dry run: the counts of a sync, computed against the store, sending nothing and writing
-/// nothing (Meta is not called: a plan works without a token).
+/// nothing to the store (Meta is not called: a plan works without a token). Like a sync, it
+/// reads the stored rows of the members who left and spools hashed tokens (unlinked scratch
+/// files in the temporary folder) to count the removals that leave shared values out and the
+/// members a whole removal row would take along.
 pub async fn plan(
     store: &Store,
     spec: &SegmentSpec,
@@ -1282,6 +1320,19 @@ pub async fn plan(
     let progress = Arc::new(Progress::new(options.progress, &spec.name));
     progress.start("reading", None, "rows");
     let index = Arc::new(index);
+    // Which removals would leave shared values out is known from the same spools a sync
+    // writes: unlinked scratch files in the temporary folder (hashed values only).
+    let scratch = std::env::temp_dir();
+    let identifying = IdentifyingColumns::of_schema(&prepared.schema);
+    let shared_values = mode == SyncMode::Mirror && !index.is_empty() && !identifying.is_empty();
+    let (removals_sink, staying_tokens) = if shared_values {
+        let tokens = TokenSpoolWriter::create(&scratch, identifying.len())
+            .context("cannot create a spool")?;
+        let removals = SpoolWriter::create(&scratch).context("cannot create a spool")?;
+        (RowSink::Spool(removals), Some(tokens))
+    } else {
+        (RowSink::Count { n_rows: 0 }, None)
+    };
     let input = DiffInput {
         job: prepared.job,
         schema: prepared.schema,
@@ -1293,16 +1344,16 @@ pub async fn plan(
         runtime: tokio::runtime::Handle::current(),
         n_workers: options.n_workers,
         progress: progress.clone(),
-        identifying: None,
+        identifying: shared_values.then(|| identifying.clone()),
     };
     let source = prepared.source;
-    let diff = spawn_blocking_in_context(move || {
+    let mut diff = spawn_blocking_in_context(move || {
         diff::run(
             source,
             &input,
             RowSink::Count { n_rows: 0 },
-            RowSink::Count { n_rows: 0 },
-            None,
+            removals_sink,
+            staying_tokens,
         )
     })
     .await
@@ -1327,6 +1378,32 @@ pub async fn plan(
             report.removed_now_rejected = n_now_rejected + diff.n_removed_rejected;
             report.removed_left = n_left;
             report.removed = diff.removals.n_rows() + n_left + n_now_rejected;
+            let removals = std::mem::replace(&mut diff.removals, RowSink::Count { n_rows: 0 });
+            if let (RowSink::Spool(spool), Some(mut tokens)) =
+                (removals, diff.staying_tokens.take())
+            {
+                let spool = spool.finish().context("cannot read back a spool")?;
+                let removals = gather_removals(
+                    store,
+                    &spec.name,
+                    &scratch,
+                    spool,
+                    Vec::new(),
+                    &index,
+                    &diff.source_users,
+                    Some(&identifying),
+                )
+                .await?;
+                let tokens_per_row = identifying.len();
+                let outcome = spawn_blocking_in_context(move || {
+                    shared_values_outcome(&mut tokens, &removals.tokens, tokens_per_row)
+                })
+                .await
+                .context("the token spool reader failed")?
+                .context("cannot read back the token spool")?;
+                report.removed_keeping_shared_values = outcome.n_stripped;
+                report.readded_shared_key = outcome.hit.len() as u64;
+            }
         }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;

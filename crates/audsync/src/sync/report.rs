@@ -275,7 +275,12 @@ impl fmt::Display for RunReport {
             }
         }
         if self.readded_shared_key > 0 {
-            line(formatter, "re-added (shared key)", self.readded_shared_key)?;
+            let label = if planned {
+                "would re-add (shared)"
+            } else {
+                "re-added (shared key)"
+            };
+            line(formatter, label, self.readded_shared_key)?;
         }
         if self.pending_adds + self.pending_removals > 0 {
             writeln!(

@@ -62,7 +62,25 @@ fn a_user_who_leaves_does_not_take_along_those_who_share_a_key_with_them() {
         assert!(everyone.iter().all(|customer| is_held(&members, customer)));
 
         harness.set_source(&spec, &stay);
+        let plan = audsync::sync::plan(&harness.store, &spec, &harness.options())
+            .await
+            .expect("the plan runs");
         let second = harness.sync(&spec).await;
+        // The dry run counts what the sync then does.
+        assert_eq!(
+            (
+                plan.removed,
+                plan.removed_keeping_shared_values,
+                plan.readded_shared_key
+            ),
+            (
+                second.removed,
+                second.removed_keeping_shared_values,
+                second.readded_shared_key
+            ),
+            "plan:\n{plan}\nsync:\n{second}"
+        );
+        assert!(plan.to_string().contains("would re-add (shared)"), "{plan}");
         assert_eq!(second.outcome, Outcome::Succeeded, "{second}");
         assert_eq!((second.removed, second.removed_left), (4, 4), "{second}");
         // L1, L2 and L3 go without the values u5, u6 and u10 hold; L4 has nothing of its own,
