@@ -34,61 +34,28 @@ impl Store {
         rows: &[MemberRow],
         num_invalid: u64,
     ) -> Result<(), StoreError> {
+        self.commit_batches(&[AcceptedBatch {
+            batch: *batch,
+            rows,
+            num_invalid,
+        }])
+        .await
+    }
+
+    /// Applies several accepted batches in ONE transaction, in order, each as
+    /// [`Store::commit_batch`] does (a group commit: SQLite has one writer, and every commit
+    /// rewrites the user-hash index pages it touches, so batches accepted while another commit
+    /// ran are cheaper together). All or nothing.
+    pub async fn commit_batches(&self, batches: &[AcceptedBatch<'_>]) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        let accepted = sqlx::query(
-            "UPDATE journal SET state = 'accepted', num_invalid = $3, settled_at = $4, \
-             refusal = NULL, inflight_rows = NULL \
-             WHERE run_id = $1 AND batch_idx = $2 AND operation = $5",
-        )
-        .bind(batch.run_id.as_str())
-        .bind(i64::from(batch.batch_idx))
-        .bind(i64::try_from(num_invalid).unwrap_or(i64::MAX))
-        .bind(to_millis(std::time::SystemTime::now()))
-        .bind(batch.operation.as_str())
-        .execute(&mut *transaction)
-        .await?;
-        if accepted.rows_affected() == 0 {
-            return Err(StoreError::UnknownBatch {
-                run_id: batch.run_id.to_string(),
-                batch_idx: batch.batch_idx,
-            });
-        }
-        match batch.operation {
-            Operation::Add | Operation::Replace => {
-                for chunk in last_row_per_user(rows).chunks(ROWS_PER_STATEMENT) {
-                    let sql = format!(
-                        "INSERT INTO members (segment, user_id, user_hash, index_check, \
-                         fingerprint, wire_row) VALUES {} ON CONFLICT (segment, user_id) DO \
-                         UPDATE SET index_check = excluded.index_check, \
-                         fingerprint = excluded.fingerprint, wire_row = excluded.wire_row",
-                        values_with_shared_first(chunk.len(), 5)
-                    );
-                    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(batch.segment);
-                    for row in chunk {
-                        let entry = IndexEntry::new(&row.user_id, &row.fingerprint);
-                        query = query
-                            .bind(row.user_id.as_str())
-                            .bind(entry.user_hash as i64)
-                            .bind(entry.check as i64)
-                            .bind(row.fingerprint.to_vec())
-                            .bind(encode_wire_row(&row.wire_row)?);
-                    }
-                    query.execute(&mut *transaction).await?;
-                }
-            }
-            Operation::Remove => {
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    let sql = format!(
-                        "DELETE FROM members WHERE segment = $1 AND user_id IN ({})",
-                        placeholder_list(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(batch.segment);
-                    for row in chunk {
-                        query = query.bind(row.user_id.as_str());
-                    }
-                    query.execute(&mut *transaction).await?;
-                }
-            }
+        for accepted in batches {
+            commit_in(
+                &mut transaction,
+                &accepted.batch,
+                accepted.rows,
+                accepted.num_invalid,
+            )
+            .await?;
         }
         transaction.commit().await?;
         Ok(())
@@ -359,6 +326,80 @@ fn member_from_row(row: &AnyRow) -> Result<MemberRow, StoreError> {
         fingerprint,
         wire_row,
     })
+}
+
+/// One accepted batch of [`Store::commit_batches`].
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptedBatch<'a> {
+    pub batch: BatchRef<'a>,
+    pub rows: &'a [MemberRow],
+    /// Meta's `num_invalid_entries` for it.
+    pub num_invalid: u64,
+}
+
+/// The statements of one accepted batch, within the caller's transaction.
+async fn commit_in(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    batch: &BatchRef<'_>,
+    rows: &[MemberRow],
+    num_invalid: u64,
+) -> Result<(), StoreError> {
+    let accepted = sqlx::query(
+        "UPDATE journal SET state = 'accepted', num_invalid = $3, settled_at = $4, \
+         refusal = NULL, inflight_rows = NULL \
+         WHERE run_id = $1 AND batch_idx = $2 AND operation = $5",
+    )
+    .bind(batch.run_id.as_str())
+    .bind(i64::from(batch.batch_idx))
+    .bind(i64::try_from(num_invalid).unwrap_or(i64::MAX))
+    .bind(to_millis(std::time::SystemTime::now()))
+    .bind(batch.operation.as_str())
+    .execute(&mut **transaction)
+    .await?;
+    if accepted.rows_affected() == 0 {
+        return Err(StoreError::UnknownBatch {
+            run_id: batch.run_id.to_string(),
+            batch_idx: batch.batch_idx,
+        });
+    }
+    match batch.operation {
+        Operation::Add | Operation::Replace => {
+            for chunk in last_row_per_user(rows).chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "INSERT INTO members (segment, user_id, user_hash, index_check, \
+                     fingerprint, wire_row) VALUES {} ON CONFLICT (segment, user_id) DO \
+                     UPDATE SET index_check = excluded.index_check, \
+                     fingerprint = excluded.fingerprint, wire_row = excluded.wire_row",
+                    values_with_shared_first(chunk.len(), 5)
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(batch.segment);
+                for row in chunk {
+                    let entry = IndexEntry::new(&row.user_id, &row.fingerprint);
+                    query = query
+                        .bind(row.user_id.as_str())
+                        .bind(entry.user_hash as i64)
+                        .bind(entry.check as i64)
+                        .bind(row.fingerprint.to_vec())
+                        .bind(encode_wire_row(&row.wire_row)?);
+                }
+                query.execute(&mut **transaction).await?;
+            }
+        }
+        Operation::Remove => {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "DELETE FROM members WHERE segment = $1 AND user_id IN ({})",
+                    placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(batch.segment);
+                for row in chunk {
+                    query = query.bind(row.user_id.as_str());
+                }
+                query.execute(&mut **transaction).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

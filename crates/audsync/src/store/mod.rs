@@ -37,6 +37,7 @@ use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
 
 pub use index::{MemberIndex, Observed, UserKey, user_id_hash};
 pub use lease::{Lease, lease_holder_id};
+pub use members::AcceptedBatch;
 pub use packed_rows::InflightRows;
 pub use runs::{
     BatchRef, BatchState, JournalEntry, Operation, ReplaceSession, RunId, RunRecord, RunStatus,

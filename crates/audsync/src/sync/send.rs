@@ -9,9 +9,10 @@
 //!    the rows as sent (the in-flight rows), in one statement in the store, so a run on any
 //!    host sharing the store can settle them after a crash.
 //! 3. The request (the client retries transient failures and waits out throttling itself).
-//! 4. Accepted: `commit_batch` (members upserted or deleted, journal accepted and its in-flight
-//!    rows forgotten, in one transaction), the invalid entries recorded with their user ids.
-//!    **State advances only here.**
+//! 4. Accepted: committed (members upserted or deleted, journal accepted and its in-flight rows
+//!    forgotten, in one transaction, together with the batches accepted while an earlier commit
+//!    ran: `commit_grouped`), the invalid entries recorded with their user ids. **State
+//!    advances only here.**
 //! 5. Refused: `journal_batch_refused` (its in-flight rows forgotten); the rows stay pending
 //!    for the next run. A failure after which Meta may have applied the batch (an answer lost
 //!    for good) leaves the journal entry `sent` with its in-flight rows, so the next run treats
@@ -23,8 +24,8 @@
 //! the operation's row count when known.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audsync_graph::{
@@ -33,10 +34,10 @@ use audsync_graph::{
 };
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::store::{BatchRef, MemberRow, Operation, RunId, Store};
+use crate::store::{AcceptedBatch, BatchRef, MemberRow, Operation, RunId, Store};
 use crate::sync::progress::Progress;
 use crate::sync::report::{InvalidEntry, MAX_INVALID_SAMPLES_SHOWN, Problem};
 
@@ -98,6 +99,19 @@ pub struct SendContext<'a> {
     next_batch_idx: AtomicU32,
     n_accepted_batches: AtomicU32,
     state: Mutex<SendState>,
+    /// Accepted batches waiting for their commit (see [`SendContext::commit_grouped`]).
+    commit_queue: Mutex<Vec<QueuedCommit>>,
+    /// The turn to commit: its holder commits everything queued.
+    commit_turn: tokio::sync::Mutex<()>,
+}
+
+/// An accepted batch waiting for its commit.
+struct QueuedCommit {
+    batch_idx: u32,
+    operation: Operation,
+    rows: Arc<Vec<MemberRow>>,
+    num_invalid: u64,
+    committed: oneshot::Sender<Result<(), Problem>>,
 }
 
 /// What the run's batches did, for the report.
@@ -178,6 +192,8 @@ impl<'a> SendContext<'a> {
             next_batch_idx: AtomicU32::new(0),
             n_accepted_batches: AtomicU32::new(0),
             state: Mutex::new(SendState::default()),
+            commit_queue: Mutex::new(Vec::new()),
+            commit_turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -425,7 +441,7 @@ impl<'a> SendContext<'a> {
                     for (row, wire_row) in sent_rows.iter_mut().zip(batch.into_rows()) {
                         row.wire_row = wire_row;
                     }
-                    return self.accepted(&batch_ref, &sent_rows, &response).await;
+                    return self.accepted(&batch_ref, sent_rows, &response).await;
                 }
                 Err(error) => {
                     if matches!(error.action(), ErrorAction::ReplaceConflict)
@@ -510,7 +526,7 @@ impl<'a> SendContext<'a> {
     async fn accepted(
         &self,
         batch_ref: &BatchRef<'_>,
-        rows: &[MemberRow],
+        rows: Vec<MemberRow>,
         response: &UsersResponse,
     ) -> BatchOutcome {
         let n_accepted = self.n_accepted_batches.fetch_add(1, Ordering::SeqCst) + 1;
@@ -522,15 +538,15 @@ impl<'a> SendContext<'a> {
             );
             std::process::abort();
         }
+        let rows = Arc::new(rows);
         if !self.readding.load(Ordering::Relaxed)
-            && let Err(error) = self
-                .store
-                .commit_batch(batch_ref, rows, response.num_invalid_entries)
+            && let Err(problem) = self
+                .commit_grouped(batch_ref, rows.clone(), response.num_invalid_entries)
                 .await
         {
             // Meta has the change, the store does not: the journal entry stays `sent` with its
             // in-flight rows, so the next run settles these rows.
-            self.stop(store_problem("commit an accepted batch", &error));
+            self.stop(problem);
             return BatchOutcome::Refused {
                 n_rows: rows.len() as u64,
             };
@@ -563,6 +579,68 @@ impl<'a> SendContext<'a> {
         BatchOutcome::Accepted {
             n_rows: rows.len() as u64,
         }
+    }
+
+    /// Commits an accepted batch together with the batches accepted while an earlier commit
+    /// ran (a group commit, [`Store::commit_batches`]): the batch joins the queue, then waits
+    /// for the turn to commit; whoever holds the turn commits everything queued in one
+    /// transaction, so a batch committed by an earlier holder finds the queue without it. A
+    /// batch is still committed only after Meta accepted it, and as soon as the store is free.
+    async fn commit_grouped(
+        &self,
+        batch_ref: &BatchRef<'_>,
+        rows: Arc<Vec<MemberRow>>,
+        num_invalid: u64,
+    ) -> Result<(), Problem> {
+        let (committed, outcome) = oneshot::channel();
+        self.queue_lock().push(QueuedCommit {
+            batch_idx: batch_ref.batch_idx,
+            operation: batch_ref.operation,
+            rows,
+            num_invalid,
+            committed,
+        });
+        {
+            let _turn = self.commit_turn.lock().await;
+            let queued = std::mem::take(&mut *self.queue_lock());
+            if !queued.is_empty() {
+                let batches: Vec<AcceptedBatch<'_>> = queued
+                    .iter()
+                    .map(|queued| AcceptedBatch {
+                        batch: self.batch_ref(queued.batch_idx, queued.operation),
+                        rows: &queued.rows,
+                        num_invalid: queued.num_invalid,
+                    })
+                    .collect();
+                let result = self
+                    .store
+                    .commit_batches(&batches)
+                    .await
+                    .map_err(|error| store_problem("commit an accepted batch", &error));
+                if batches.len() > 1 {
+                    tracing::debug!(
+                        n_batches = batches.len(),
+                        "accepted batches committed together"
+                    );
+                }
+                drop(batches);
+                for queued in queued {
+                    let _ = queued.committed.send(result.clone());
+                }
+            }
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Err(Problem {
+                message: "the commit of an accepted batch was interrupted".to_owned(),
+                fix: "Nothing is lost: run the sync again.".to_owned(),
+            })
+        })
+    }
+
+    fn queue_lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedCommit>> {
+        self.commit_queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn record_invalid(&self, entries: &[(String, String)], num_invalid: u64) {

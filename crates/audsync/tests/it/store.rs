@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use audsync::store::{
-    AudienceRecord, Backend, BatchRef, BatchState, InflightRows, MemberIndex, MemberRow, Observed,
-    Operation, ReplaceSession, RunStatus, Store, StoreError,
+    AcceptedBatch, AudienceRecord, Backend, BatchRef, BatchState, InflightRows, MemberIndex,
+    MemberRow, Observed, Operation, ReplaceSession, RunStatus, Store, StoreError,
 };
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -84,6 +84,7 @@ on_both_backends!(
     accepted_batches_add_update_and_remove_members,
     a_failing_statement_mid_batch_leaves_members_and_journal_unchanged,
     committing_a_batch_never_journaled_is_refused,
+    batches_committed_together_apply_all_or_nothing,
     refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled,
     runs_are_recorded_and_dead_runs_become_interrupted,
     invalid_entries_are_kept_per_run,
@@ -397,6 +398,90 @@ async fn committing_a_batch_never_journaled_is_refused(db: TestDb) {
         store.journal_batch_refused(&batch, "nope").await,
         Err(StoreError::UnknownBatch { .. })
     ));
+}
+
+/// A group commit: accepted batches (an add and a removal) applied in one transaction, and a
+/// group holding a batch never journaled changes nothing at all.
+async fn batches_committed_together_apply_all_or_nothing(db: TestDb) {
+    let store = &db.store;
+    let run_id = store.begin_run("newsletter").await.unwrap();
+    send_and_commit(
+        store,
+        &run_id,
+        "newsletter",
+        0,
+        Operation::Add,
+        &[member(1, 1)],
+    )
+    .await;
+    let batch = |batch_idx, operation| BatchRef {
+        run_id: &run_id,
+        segment: "newsletter",
+        batch_idx,
+        operation,
+    };
+    let (adds, removals) = ([member(2, 1), member(3, 1)], [member(1, 1)]);
+    for (batch_idx, operation, rows) in [
+        (1, Operation::Add, &adds[..]),
+        (2, Operation::Remove, &removals[..]),
+    ] {
+        store
+            .journal_batch_sent(&batch(batch_idx, operation), &schema(), rows, None)
+            .await
+            .unwrap();
+    }
+    let never_journaled = [member(9, 1)];
+    let group = |with_unknown: bool| {
+        let mut group = vec![
+            AcceptedBatch {
+                batch: batch(1, Operation::Add),
+                rows: &adds,
+                num_invalid: 0,
+            },
+            AcceptedBatch {
+                batch: batch(2, Operation::Remove),
+                rows: &removals,
+                num_invalid: 1,
+            },
+        ];
+        if with_unknown {
+            group.push(AcceptedBatch {
+                batch: batch(3, Operation::Add),
+                rows: &never_journaled,
+                num_invalid: 0,
+            });
+        }
+        group
+    };
+    let outcome = store.commit_batches(&group(true)).await;
+    assert!(
+        matches!(outcome, Err(StoreError::UnknownBatch { batch_idx: 3, .. })),
+        "{outcome:?}"
+    );
+    let user_ids: Vec<String> = (1..=3).map(|n| format!("user-{n}")).collect();
+    assert_eq!(
+        sorted_rows(store, "newsletter", &user_ids).await,
+        vec![member(1, 1)]
+    );
+    assert_eq!(
+        store.unsettled_batches("newsletter").await.unwrap().len(),
+        2
+    );
+
+    store.commit_batches(&group(false)).await.unwrap();
+    assert_eq!(
+        sorted_rows(store, "newsletter", &user_ids).await,
+        vec![member(2, 1), member(3, 1)]
+    );
+    assert!(
+        store
+            .unsettled_batches("newsletter")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let journal = store.journal(&run_id).await.unwrap();
+    assert_eq!(journal[2].num_invalid, Some(1));
 }
 
 async fn refused_batches_leave_members_alone_and_unsent_ones_stay_unsettled(db: TestDb) {
