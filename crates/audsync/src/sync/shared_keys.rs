@@ -200,10 +200,6 @@ pub struct TokenSpoolReader {
 }
 
 impl TokenSpoolReader {
-    pub fn n_members(&self) -> u64 {
-        self.n_members
-    }
-
     /// Calls `visit(user_hash, tokens)` for every member, from the first.
     fn for_each(&mut self, mut visit: impl FnMut(u64, &[KeyToken])) -> io::Result<()> {
         io::Seek::rewind(&mut self.input)?;
