@@ -265,14 +265,19 @@ impl fmt::Display for RunReport {
             ("because now rejected", self.removed_now_rejected),
             ("old keys of changed", self.removed_old_keys),
             ("after an interruption", self.removed_after_interruption),
-            (
-                "sent without shared values",
-                self.removed_keeping_shared_values,
-            ),
         ] {
             if count > 0 {
                 writeln!(formatter, "    {:>10}  {label}", group_digits(count))?;
             }
+        }
+        // Not a kind of removal but a property of some: printed apart from the kinds above,
+        // which add up to the removals.
+        if self.removed_keeping_shared_values > 0 {
+            writeln!(
+                formatter,
+                "    ({} of them sent without shared values: staying users hold those)",
+                group_digits(self.removed_keeping_shared_values)
+            )?;
         }
         if self.readded_shared_key > 0 {
             let label = if planned {
